@@ -1,0 +1,1 @@
+"""Recording analysed messages and their delivery failures in the database."""
