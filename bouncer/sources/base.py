@@ -45,6 +45,14 @@ class Checkpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class Handled:
+    """The record of one fetched message, and what its source must now do with it."""
+
+    inbound_id: int  # inbound_messages.id (the existing record's id when it was a duplicate)
+    disposition: Disposition
+
+
+@dataclass(frozen=True, slots=True)
 class PendingDisposition:
     """A message recorded but not yet acknowledged on the server (a crash came between)."""
 
@@ -60,8 +68,8 @@ class Pipeline(Protocol):
 
     async def checkpoint(self, account: str, folder: str) -> Checkpoint | None: ...
 
-    async def handle(self, batch: Sequence[FetchedMessage]) -> Sequence[Disposition]:
-        """Analyse and record the batch (committed when this returns); one disposition per message."""
+    async def handle(self, batch: Sequence[FetchedMessage]) -> Sequence[Handled]:
+        """Analyse and record the batch (committed when this returns); one result per message, in order."""
         ...
 
     async def pending_dispositions(self, account: str, folder: str) -> Sequence[PendingDisposition]: ...
