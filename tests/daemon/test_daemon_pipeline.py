@@ -1,0 +1,84 @@
+"""The pipeline: the disposition rule, and analysis in a process pool for big batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from daemon_helpers import MemoryStore, autoreply, complaint, dsn, personal, stand_in_analyse
+
+from bouncer.analysis import AnalysisOptions
+from bouncer.analysis.result import Analysis
+from bouncer.analysis.taxonomy import Kind
+from bouncer.config import AccountConfig, Config
+from bouncer.pipeline import POOL_MIN_MESSAGES, PipelineCore, disposition_for
+from bouncer.sources.base import FetchedMessage
+
+
+def account(role: str, dispose: str = "move") -> AccountConfig:
+    return AccountConfig.model_validate(
+        {"name": "a", "tenant": "t", "role": role, "dispose": dispose, "maildir": Path("/nonexistent")}
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "bounce_account", "group_account"),
+    [
+        (Kind.BOUNCE, "move", "move"),
+        (Kind.DELAY, "move", "none"),
+        (Kind.COMPLAINT, "move", "none"),
+        (Kind.AUTOREPLY, "none", "none"),
+        (Kind.DELIVERED, "none", "none"),
+        (Kind.NOT_BOUNCE, "none", "none"),
+    ],
+)
+def test_disposition_rule(kind: Kind, bounce_account: str, group_account: str) -> None:
+    assert disposition_for(account("bounce"), Analysis(kind=kind)) == bounce_account
+    assert disposition_for(account("group"), Analysis(kind=kind)) == group_account
+
+
+@pytest.mark.parametrize("dispose", ["move", "delete", "seen", "keep"])
+def test_the_dispose_setting_applies_and_an_analysis_error_leaves_the_message_alone(dispose: str) -> None:
+    assert disposition_for(account("bounce", dispose), Analysis(kind=Kind.BOUNCE)) == dispose
+    assert disposition_for(account("bounce", dispose), Analysis(kind=Kind.BOUNCE, error="broken MIME")) == "none"
+
+
+def fetched(raw: bytes, index: int) -> FetchedMessage:
+    return FetchedMessage("t", "a", "INBOX", index, 1, str(index), raw, len(raw))
+
+
+def sample_batch(count: int) -> list[FetchedMessage]:
+    makers = [
+        lambda i: dsn(f"user{i}@example.org", f"eeeeeeee-0000-4000-8000-{i:012d}"),
+        lambda i: dsn(f"user{i}@example.org", f"eeeeeeee-0000-4000-8000-{i:012d}", status="4.2.2", action="delayed"),
+        lambda i: complaint(f"user{i}@example.org", f"eeeeeeee-0000-4000-8000-{i:012d}"),
+        lambda i: autoreply(f"user{i}@example.org"),
+        lambda i: personal(f"user{i}@example.org"),
+    ]
+    return [fetched(makers[i % len(makers)](i), i) for i in range(count)]
+
+
+async def test_a_big_batch_analysed_in_the_process_pool_gives_what_inline_analysis_gives() -> None:
+    batch = sample_batch(POOL_MIN_MESSAGES * 3)
+    core = PipelineCore(MemoryStore(), Config(), analyser=stand_in_analyse, pool_workers=2)
+    try:
+        pooled = await core.analyse_batch([m.raw for m in batch])
+        assert core._pool is not None  # it really went to the pool
+    finally:
+        core.close()
+    assert pooled == [stand_in_analyse(m.raw, AnalysisOptions()) for m in batch]
+    assert {a.kind for a in pooled} == set(Kind) - {Kind.DELIVERED}
+
+
+def exploding_analyser(raw: bytes, options: AnalysisOptions) -> Analysis:
+    if b"example.org" in raw:
+        raise RuntimeError("a bug")
+    return Analysis(kind=Kind.NOT_BOUNCE)
+
+
+async def test_an_analyser_bug_is_recorded_as_an_error_and_the_message_left_in_place() -> None:
+    store = MemoryStore()
+    core = PipelineCore(store, Config(), analyser=exploding_analyser)
+    handled = await core.for_account(account("bounce")).handle(sample_batch(3))
+    assert [h.disposition for h in handled] == ["none"] * 3
+    assert all("RuntimeError: a bug" in (r.item.analysis.error or "") for r in store.records.values())
