@@ -291,6 +291,32 @@ async def drain_all(config: Config, core: PipelineCore, factory: WatcherFactory 
     return total
 
 
+async def _once(config: Config, core: PipelineCore, factory: WatcherFactory) -> int:
+    """--once, interruptible: SIGTERM/SIGINT abandon the batches in hand (nothing of them is
+    committed, so nothing is lost) and exit 0."""
+    loop = asyncio.get_running_loop()
+    work = asyncio.ensure_future(drain_all(config, core, factory))
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        work.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, interrupt)
+    try:
+        await work
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+        get_logger().warning("once_interrupted", action="what was not recorded is processed next time")
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return 0
+
+
 async def serve(
     config: Config,
     config_path: Path,
@@ -304,8 +330,7 @@ async def serve(
     core = PipelineCore(store, config, analyser=analyser)
     try:
         if once:
-            await drain_all(config, core, factory)
-            return 0
+            return await _once(config, core, factory)
         return await Supervisor(config, config_path, core, factory).run()
     finally:
         core.close()
