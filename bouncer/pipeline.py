@@ -18,6 +18,8 @@ import dataclasses
 import multiprocessing
 import os
 import re
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -106,6 +108,21 @@ def _analyse_many(analyser: Analyser, raws: Sequence[bytes], options: AnalysisOp
     return [_analyse_safely(analyser, raw, options) for raw in raws]
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Pool worker initializer: leave when the daemon is gone.
+
+    A ``kill -9`` of the daemon would otherwise orphan the workers (each holds the write
+    end of its own task queue, so it never sees end-of-file).
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _truncated_error(message: FetchedMessage, limit: int) -> str:
     return (
         f"the message is {message.size} bytes, more than max_message_bytes ({limit}); "
@@ -147,7 +164,12 @@ class PipelineCore:
         if self._pool is None:
             # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self._pool_workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._pool_workers,
+                mp_context=context,
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     async def analyse_batch(self, raws: Sequence[bytes]) -> list[Analysis]:

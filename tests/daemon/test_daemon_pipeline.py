@@ -82,3 +82,43 @@ async def test_an_analyser_bug_is_recorded_as_an_error_and_the_message_left_in_p
     handled = await core.for_account(account("bounce")).handle(sample_batch(3))
     assert [h.disposition for h in handled] == ["none"] * 3
     assert all("RuntimeError: a bug" in (r.item.analysis.error or "") for r in store.records.values())
+
+
+POOL_HOLDER = """
+import asyncio, sys, time
+sys.path.insert(0, sys.argv[1])
+from daemon_helpers import MemoryStore, dsn, stand_in_analyse
+from bouncer.config import Config
+from bouncer.pipeline import PipelineCore
+
+async def main():
+    core = PipelineCore(MemoryStore(), Config(), analyser=stand_in_analyse, pool_workers=2)
+    await core.analyse_batch([dsn(f"u{i}@example.org", "ffffffff-0000-4000-8000-000000000000") for i in range(64)])
+    print("ready", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_pool_workers_leave_when_the_daemon_is_killed_with_sigkill() -> None:
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", POOL_HOLDER, str(Path(__file__).parent)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        children = psutil.Process(holder.pid).children(recursive=True)
+        assert len(children) >= 2  # the workers (and multiprocessing's resource tracker)
+    finally:
+        holder.kill()
+        holder.wait(10)
+    deadline = time.monotonic() + 5
+    while any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children):
+        assert time.monotonic() < deadline, "pool workers outlived the killed daemon"
+        time.sleep(0.1)
