@@ -38,6 +38,7 @@ __all__ = ["MaildirWatcher", "folder_path"]
 
 POLL_INTERVAL = 1.0  # seconds; a local directory listing costs next to nothing
 FULL_RESCAN_INTERVAL = 30.0  # list the folder even when its directories' mtimes did not change
+OK_HEARTBEAT = 300.0  # seconds between "still fine" updates of an idle folder's health row
 BATCH_MESSAGES = 200
 BATCH_BYTES = 16 * 1024 * 1024
 HEADER_READ_LIMIT = 1024 * 1024  # how much of an oversized message is read looking for its header
@@ -160,13 +161,16 @@ class MaildirWatcher:
         """Watch until ``stop`` is set; every failure is logged, backed off and retried."""
         structlog.contextvars.bind_contextvars(account=self.account.name, folder=self.folder)
         failures = 0
-        ok_reported = False
+        loop = asyncio.get_running_loop()
+        last_ok: float | None = None
         while not stop.is_set():
             try:
-                await self._drain(stop)
-                if not ok_reported or failures:
+                processed = await self._drain(stop)
+                # The folder's health row: on the first success, after a recovery, when
+                # something was processed, and otherwise every few minutes; not every poll.
+                if processed or failures or last_ok is None or loop.time() - last_ok > OK_HEARTBEAT:
                     await self.pipeline.folder_ok(self.account.name, self.folder)
-                    ok_reported = True
+                    last_ok = loop.time()
                 failures = 0
                 delay = self.poll_interval
             except asyncio.CancelledError:
