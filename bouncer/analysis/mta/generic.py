@@ -1,0 +1,122 @@
+"""Plain-text bounces of mail systems with no module of their own.
+
+Evidence: the report looks like a bounce (an ``X-Failed-Recipients`` header, or a null
+return path / mailer-daemon sender together with a bounce-like subject or text). Then the
+recipients are the addresses that the text sets apart the way nearly every MTA does: an
+address opening a line and followed by a colon (qmail, Postfix, Courier), an address alone
+on an indented line (Exim, Gmail), or a Sendmail ``<address>... reason`` line. The text
+that follows, up to a blank line, is the diagnostic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bouncer.analysis.mta.base import ADDRESS_RE, Decoded, Found, Report, clean_address, find_command
+
+NAME = "text"
+
+_DAEMON_FROM = re.compile(
+    r"mailer-daemon|postmaster|mail delivery|mail administrator|mailer_daemon|mdaemon|"
+    r"delivery subsystem|delivery system|mail system|mail router|mailadmin"
+)
+BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|delivery (?:status|failure|failed|problem|notification|report)|returned mail|"
+    r"return(?:ed)? to sender|failure notice|mail delivery failed|non[- ]?remis|unzustellbar|nondeliverable|"
+    r"non[- ]?delivery|could not be delivered|could not send|delayed mail|mail failure|failed mail|"
+    r"unable to deliver|delivery has failed|message not delivered|warning: message|bounce|rejected|"
+    r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信",
+    re.I,
+)
+BOUNCE_TEXT = re.compile(
+    r"could not be delivered|couldn't be delivered|delivery (?:has )?failed|permanent(?:ly)? (?:error|fatal|failed)|"
+    r"undeliverable|was not delivered|wasn't able to deliver|unable to deliver|delivery to the following|"
+    r"not be delivered|failed to deliver|returned to sender|following address(?:es)? failed|"
+    r"following recipients? (?:failed|could not)|delivery problem|error occurred while|"
+    r"message you sent|your message (?:to|was|could)|transcript of session|giving up",
+    re.I,
+)
+
+# "<user@host>:" or "user@host:" at a line start, then the reason on the same or next lines
+_COLON_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]*:[ \t]*(.*)$", re.M)
+# an address alone on its (usually indented) line, possibly with <> or a trailing comment
+_ALONE_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]*(?:\([^)\n]{0,200}\))?[ \t]*$", re.M)
+# Sendmail: "550 5.1.1 <user@host>... User unknown" / "<user@host>... User unknown"
+_SENDMAIL_LINE = re.compile(
+    r"^[ \t]*(?:\d{3}[ -](?:\d\.\d{1,3}\.\d{1,3} )?)?<(" + ADDRESS_RE.pattern + r")>\.\.\.[ \t]*(.*)$", re.M
+)
+
+
+def looks_like_bounce(report: Report) -> bool:
+    if report.msg.get("X-Failed-Recipients") is not None:
+        return True
+    daemon = report.return_path_null or bool(_DAEMON_FROM.search(report.from_))
+    if not daemon:
+        return False
+    return bool(BOUNCE_SUBJECT.search(report.subject) or BOUNCE_TEXT.search(report.text_before_original[:8000]))
+
+
+def matches(report: Report) -> bool:
+    return looks_like_bounce(report)
+
+
+def _ignored(report: Report) -> set[str]:
+    """Addresses of the report's own parties: never recipients that failed."""
+    ignored = set()
+    for name in ("From", "To", "Reply-To", "Sender", "Return-Path", "Delivered-To", "X-Original-To"):
+        a = clean_address(report.header(name))
+        if a:
+            ignored.add(a)
+    return ignored
+
+
+def paragraph_after(text: str, start: int, limit: int = 1500) -> str:
+    end = text.find("\n\n", start)
+    chunk = text[start : end if end >= 0 else len(text)]
+    return chunk[:limit]
+
+
+def scan(report: Report, text: str) -> list[Found]:
+    ignored = _ignored(report)
+    found: dict[str, Found] = {}
+
+    def add(address: str, diagnostic: str) -> None:
+        a = clean_address(address)
+        if not a or a in ignored or (a.startswith(("mailer-daemon@", "postmaster@")) and len(found) > 0):
+            return
+        if a in ignored:
+            return
+        diag = " ".join(diagnostic.split())
+        if a in found:
+            if not found[a].diagnostic and diag:
+                found[a].diagnostic = diag
+            return
+        found[a] = Found(address=a, action="failed", diagnostic=diag)
+
+    for m in _SENDMAIL_LINE.finditer(text):
+        add(m.group(1), m.group(0))
+    if not found:
+        for m in _COLON_LINE.finditer(text):
+            rest = m.group(2) + "\n" + paragraph_after(text, m.end())
+            add(m.group(1), rest)
+    if not found:
+        for m in _ALONE_LINE.finditer(text):
+            add(m.group(1), paragraph_after(text, m.end() + 1))
+    for item in found.values():
+        item.command = find_command(item.diagnostic)
+    return list(found.values())
+
+
+def decode(report: Report) -> Decoded | None:
+    recipients = scan(report, report.text_before_original)
+    if not recipients:
+        failed = report.header("X-Failed-Recipients")
+        if failed:
+            diag = " ".join(report.text_before_original.split())[:1000]
+            for piece in failed.split(","):
+                a = clean_address(piece)
+                if a:
+                    recipients.append(Found(address=a, action="failed", diagnostic=diag))
+    if not recipients:
+        return None
+    return Decoded(mail_system=NAME, recipients=recipients)
