@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from bouncer.analysis.mta.base import Found, find_command
-from bouncer.analysis.reasons import Evidence, classify
+from bouncer.analysis.reasons import RETRY, Evidence, classify
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status
 from bouncer.analysis.result import Recipient
+from bouncer.analysis.rhost import reason_from_provider
 from bouncer.analysis.taxonomy import Kind, Reason, is_hard
 
-DIAGNOSTIC_LIMIT = 1000
+DIAGNOSTIC_LIMIT = 2000
 _NO_STATUS = frozenset({Reason.FEEDBACK, Reason.VACATION})
 
 
@@ -17,6 +18,9 @@ def finish_recipient(found: Found) -> Recipient:
     reply_code = found.reply_code or find_reply_code(diagnostic)
     status = prefer(found.status, find_status(diagnostic), reply_code)
     command = found.command or find_command(diagnostic)
+    hint = found.reason
+    if hint is None or hint in RETRY:
+        hint = reason_from_provider(found.remote_mta, status, diagnostic) or hint
     reason = classify(
         Evidence(
             status=status,
@@ -25,7 +29,7 @@ def finish_recipient(found: Found) -> Recipient:
             command=command,
             spec=found.spec,
             reply_code=reply_code,
-            hint=found.reason,
+            hint=hint,
         )
     )
     if reason in _NO_STATUS:

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from bouncer.analysis.mta import arf, generic, rfc3464, rfc3834
+from bouncer.analysis.mta import amazonses, arf, exim, generic, gmail, googlegroups, qmail, rfc3464, rfc3834
 from bouncer.analysis.mta.base import Decoded, Report
 
 # Mail systems whose own text format says more than (or replaces) an RFC 3464 report.
 # Order matters only where two signatures could both match: the more specific comes first.
-SPECIFIC: tuple[ModuleType, ...] = ()
+SPECIFIC: tuple[ModuleType, ...] = (amazonses, googlegroups, gmail, qmail, exim)
 
-ORDER: tuple[ModuleType, ...] = (arf, *SPECIFIC, rfc3464, rfc3834, generic)
+ORDER: tuple[ModuleType, ...] = (arf, *SPECIFIC, rfc3464, generic, rfc3834)
 
 
 def dispatch(report: Report) -> Decoded | None:

@@ -67,37 +67,29 @@ def clean_address(text: str) -> str:
 # ------------------------------------------------------------------------------------------
 # SMTP commands named in a diagnostic
 
+# Commands in session order: when a text names several, the failure came at the latest.
 _COMMANDS = (
-    ("DATA", re.compile(r"\bDATA\b|end of data|after data|end of DATA", re.I)),
-    ("RCPT", re.compile(r"RCPT(?: TO)?\b|rcpt to", re.I)),
-    ("MAIL", re.compile(r"MAIL(?: FROM)\b|mail from:", re.I)),
-    ("STARTTLS", re.compile(r"\bSTARTTLS\b")),
-    ("AUTH", re.compile(r"\bAUTH\b")),
-    ("EHLO", re.compile(r"\bEHLO\b")),
     ("HELO", re.compile(r"\bHELO\b")),
+    ("EHLO", re.compile(r"\bEHLO\b|initial connection|SENT_SECOND_EHLO")),
+    ("STARTTLS", re.compile(r"\bSTARTTLS\b")),
+    ("AUTH", re.compile(r"\bAUTH (?:PLAIN|LOGIN|CRAM|DIGEST)")),
+    ("MAIL", re.compile(r"\bMAIL F(?:ROM|rom)|mail from:|MAIL command|MAIL_FROM\b")),
+    ("RCPT", re.compile(r"\bRCPT\b|rcpt to|RCPT_TO|does not like recipient|RCPT command")),
+    ("DATA", re.compile(r"\bDATA\b|end of data|after data|final DATA|\(DATA\)")),
 )
-_IN_REPLY_TO = re.compile(
-    r"(?:in reply to|after|response to|error after|reply to|in response to)\s+(?:the\s+)?(?:end of\s+)?"
-    r"(DATA|RCPT|MAIL|EHLO|HELO|STARTTLS|AUTH|data|rcpt|mail|ehlo|helo)\b",
-    re.I,
-)
-_TRANSCRIPT = re.compile(r"^\s*>>>\s*([A-Za-z]{4})", re.M)
 
 
 def find_command(text: str) -> str:
-    """The SMTP command a failure answered, when the text names it."""
+    """The SMTP command a failure answered: the latest in the session that the text names."""
     if not text:
         return ""
-    m = _IN_REPLY_TO.search(text)
-    if m:
-        return m.group(1).upper()
-    transcript = _TRANSCRIPT.findall(text)
-    if transcript:
-        last = transcript[-1].upper()
-        return {"RCPT": "RCPT", "MAIL": "MAIL", "DATA": "DATA", "EHLO": "EHLO", "HELO": "HELO"}.get(last, "")
-    if "most progress was RCPT TO" in text or "RCPT TO response" in text:
-        return "RCPT"
-    return ""
+    latest = ""
+    for name, pattern in _COMMANDS:
+        if pattern.search(text, 0, 4000):
+            latest = name
+    if latest == "RCPT" and "RCPT first" in text:
+        return ""
+    return latest
 
 
 # ------------------------------------------------------------------------------------------
@@ -150,12 +142,25 @@ def split_spec(value: str) -> tuple[str, str]:
 # The report in hand
 
 _ORIGINAL_MARKERS = re.compile(
-    r"^(?:-{2,}\s*(?:Below this line is a copy of the message|This is a copy of the message|"
-    r"Original message|Original Message|Returned message|The original message|Unsent message|"
-    r"Message header follows|Forwarded message|Undelivered message)|"
-    r"-+ ?(?:Original message|original message) ?-+|"
-    r"\s*-{3,}\s*Original message\s*-{3,})",
-    re.M,
+    r"^[ \t>]*(?:-{2,}|={2,}|\*{2,})?[ \t]*(?:"
+    r"Below this line is a copy of the message|This is a copy of the message|"
+    r"(?:The )?(?:header of the )?original message(?: headers?)?(?: is following| follows)?|"
+    r"Original message headers|Returned message|Unsent message below|Message headers? follows?|"
+    r"Original message follows|Forwarded message|Undelivered message headers|"
+    r"The header of the original message is following|Headers of the original message|"
+    r"Included is a copy of the message header|Message header follows|"
+    r"Original Message:?|Original mail header"
+    r")[ \t.:]*(?:-{2,}|={2,}|\*{2,})?[ \t]*$",
+    re.M | re.I,
+)
+
+
+AUTOREPLY_SUBJECT = re.compile(
+    r"^(?:auto(?:matic)?[ -]?(?:reply|response|antwort|respuesta|risposta)|auto:|autoreply|"
+    r"out of (?:the )?office|ooo\b|away\b|vacation|on vacation|abwesenheit|absence|"
+    r"r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica|i am away|i'm away|"
+    r"fuera de la oficina|afwezig|自動応答|自动回复)",
+    re.I,
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from bouncer.analysis.mta.base import ADDRESS_RE, Decoded, Found, Report, clean_address, find_command
+from bouncer.analysis.mta.base import ADDRESS_RE, AUTOREPLY_SUBJECT, Decoded, Found, Report, clean_address, find_command
 
 NAME = "text"
 
@@ -37,6 +37,16 @@ BOUNCE_TEXT = re.compile(
     re.I,
 )
 
+STRONG_TEXT = re.compile(
+    r"could not be delivered to:|following addresses had permanent fatal errors|this is a permanent error|"
+    r"delivery to the following recipients? failed|unable to deliver (?:your )?message to the following|"
+    r"the following recipients? (?:could not be reached|returned permanent errors)|"
+    r"message could not be delivered|your message was not delivered|delivery has failed to these recipients|"
+    r"i'm afraid i wasn't able to deliver your message|there was an error delivering your mail to",
+    re.I,
+)
+_PERSONAL_SUBJECT = re.compile(r"^\s*(?:re|fw|fwd|aw|wg|tr|sv|vs|rv|enc)\s*(?:\[\d+\])?\s*:", re.I)
+
 # "<user@host>:" or "user@host:" at a line start, then the reason on the same or next lines
 _COLON_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]*:[ \t]*(.*)$", re.M)
 # an address alone on its (usually indented) line, possibly with <> or a trailing comment
@@ -47,12 +57,28 @@ _SENDMAIL_LINE = re.compile(
 )
 
 
+# "Recipient: <user@host>", "Could not be delivered to: <user@host>", "* user@host",
+# "user@host [User unknown]", "user@host on <date>", "RCPT TO:<user@host>"
+_LABELLED_LINE = re.compile(
+    r"^[ \t]*(?:\*|-|\d+\.|(?:original-|final-)?recipient(?: address)?:|(?:could not be )?delivered to:|"
+    r"to:|address:|rcpt to:|failed recipient:|recipient address:|unknown user:|destinataire:)?[ \t]*"
+    r"[\"<]?(" + ADDRESS_RE.pattern + r")[\">]?[ \t]*(?:\[(.{0,200})\]|on [A-Z][a-z]{2},.*|\((.{0,200})\)|,)?[ \t]*$",
+    re.M | re.I,
+)
+
+
 def looks_like_bounce(report: Report) -> bool:
     if report.msg.get("X-Failed-Recipients") is not None:
         return True
+    if AUTOREPLY_SUBJECT.search(report.subject.strip()):
+        return False
     daemon = report.return_path_null or bool(_DAEMON_FROM.search(report.from_))
     if not daemon:
-        return False
+        # No sign in the envelope: only a bounce's own unmistakable wording will do, and
+        # never in a reply or a forward written by a person.
+        if _PERSONAL_SUBJECT.match(report.subject):
+            return False
+        return bool(STRONG_TEXT.search(report.text_before_original[:6000]))
     return bool(BOUNCE_SUBJECT.search(report.subject) or BOUNCE_TEXT.search(report.text_before_original[:8000]))
 
 
@@ -63,7 +89,7 @@ def matches(report: Report) -> bool:
 def _ignored(report: Report) -> set[str]:
     """Addresses of the report's own parties: never recipients that failed."""
     ignored = set()
-    for name in ("From", "To", "Reply-To", "Sender", "Return-Path", "Delivered-To", "X-Original-To"):
+    for name in ("From", "To", "Reply-To", "Sender", "Return-Path"):
         a = clean_address(report.header(name))
         if a:
             ignored.add(a)
@@ -102,21 +128,44 @@ def scan(report: Report, text: str) -> list[Found]:
     if not found:
         for m in _ALONE_LINE.finditer(text):
             add(m.group(1), paragraph_after(text, m.end() + 1))
+    if not found:
+        for m in _LABELLED_LINE.finditer(text):
+            inline = m.group(2) or m.group(3) or ""
+            add(m.group(1), inline + "\n" + paragraph_after(text, m.end() + 1))
+    if not found:
+        # Last resort: every address the text names that is none of the report's parties;
+        # the whole text is the diagnostic.
+        whole = text[:3000]
+        for m in ADDRESS_RE.finditer(text, 0, 20000):
+            address = clean_address(m.group(0))
+            if address.startswith(("postmaster@", "mailer-daemon@", "abuse@", "support@", "help@")):
+                continue
+            add(address, whole)
+    whole = " ".join(text.split())[:2000]
     for item in found.values():
+        if len(found) == 1 or not item.diagnostic:
+            # Many formats put the reason before the address list, or after a heading:
+            # with one recipient, the whole report text is its diagnostic.
+            item.diagnostic = whole
         item.command = find_command(item.diagnostic)
     return list(found.values())
 
 
+def from_failed_recipients_header(report: Report) -> list[Found]:
+    """Recipients named by Exim's X-Failed-Recipients header, the whole text as diagnostic."""
+    failed = report.header("X-Failed-Recipients")
+    found: list[Found] = []
+    if failed:
+        diag = " ".join(report.text_before_original.split())[:2000]
+        for piece in failed.split(","):
+            a = clean_address(piece)
+            if a and all(f.address != a for f in found):
+                found.append(Found(address=a, action="failed", diagnostic=diag, command=find_command(diag)))
+    return found
+
+
 def decode(report: Report) -> Decoded | None:
-    recipients = scan(report, report.text_before_original)
-    if not recipients:
-        failed = report.header("X-Failed-Recipients")
-        if failed:
-            diag = " ".join(report.text_before_original.split())[:1000]
-            for piece in failed.split(","):
-                a = clean_address(piece)
-                if a:
-                    recipients.append(Found(address=a, action="failed", diagnostic=diag))
+    recipients = scan(report, report.text_before_original) or from_failed_recipients_header(report)
     if not recipients:
         return None
     return Decoded(mail_system=NAME, recipients=recipients)

@@ -8,20 +8,11 @@ Exim marks its own bounces ``Auto-Submitted: auto-replied`` too.
 
 from __future__ import annotations
 
-import re
-
-from bouncer.analysis.mta.base import Decoded, Found, Report, clean_address
+from bouncer.analysis.mta.base import AUTOREPLY_SUBJECT, Decoded, Found, Report, clean_address
 from bouncer.analysis.taxonomy import Kind, Reason
 
 NAME = "RFC3834"
 
-_SUBJECT = re.compile(
-    r"^(?:auto(?:matic)?[ -]?(?:reply|response|antwort|respuesta|risposta)|auto:|autoreply|"
-    r"out of (?:the )?office|ooo\b|away\b|vacation|on vacation|abwesenheit|absence|"
-    r"r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica|i am away|i'm away|"
-    r"fuera de la oficina|afwezig|自動応答|自动回复)",
-    re.I,
-)
 _HEADER_SIGNS = ("x-autoreply", "x-autorespond", "x-mail-autoreply", "x-vacation")
 
 
@@ -33,7 +24,7 @@ def matches(report: Report) -> bool:
         return True
     if report.header("Precedence").lower() == "auto_reply":
         return True
-    return bool(_SUBJECT.search(report.subject.strip()))
+    return bool(AUTOREPLY_SUBJECT.search(report.subject.strip()))
 
 
 def decode(report: Report) -> Decoded | None:

@@ -43,6 +43,10 @@ class Evidence:
     hint: Reason | None = None  # what the mail-system decoder read from its format
 
 
+# Texts that, even under a 5.1.1, say the trouble is something other than the mailbox.
+_NOT_USERUNKNOWN = (R.NORELAYING, R.BLOCKED, R.MAILBOXFULL, R.HASMOVED, R.REJECTED, R.NOTACCEPT, R.FILTERED)
+
+
 def _userunknown(e: Evidence, d: str, by_status: Reason | None) -> bool:
     if by_status is R.SUSPEND:
         return False
@@ -80,6 +84,8 @@ def _rejected(e: Evidence, d: str, by_status: Reason | None) -> bool:
 
 
 def _hostunknown(e: Evidence, d: str, by_status: Reason | None) -> bool:
+    if e.status.startswith("4") or (not e.status and e.reply_code.startswith("4")):
+        return False  # a passing DNS failure is not an authoritative "no such domain"
     if by_status is R.HOSTUNKNOWN:
         return not says(R.NETWORKERROR, d)
     return says(R.HOSTUNKNOWN, d)

@@ -797,12 +797,19 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
 }
 
 
+# Phrases that look like a reason's but mean something else: checked before the table.
+EXCEPT: dict[Reason, tuple[str, ...]] = {
+    R.REJECTED: ("5.1.0 address rejected", "recipient address rejected", "sender ip address rejected"),
+}
+
+
 def _compile(entries: tuple[str, ...]) -> re.Pattern[str]:
     parts = [e[1:] if e.startswith("\x00") else re.escape(e) for e in entries]
     return re.compile("|".join(parts))
 
 
 MATCHERS: dict[Reason, re.Pattern[str]] = {reason: _compile(entries) for reason, entries in PHRASES.items()}
+EXCLUDERS: dict[Reason, re.Pattern[str]] = {reason: _compile(entries) for reason, entries in EXCEPT.items()}
 
 _SPACES = re.compile(r"\s+")
 
@@ -815,4 +822,7 @@ def normalise(text: str) -> str:
 def says(reason: Reason, normalised_text: str) -> bool:
     """Whether the (normalised) diagnostic text says ``reason``."""
     matcher = MATCHERS.get(reason)
-    return bool(matcher and normalised_text and matcher.search(normalised_text))
+    if not (matcher and normalised_text and matcher.search(normalised_text)):
+        return False
+    excluder = EXCLUDERS.get(reason)
+    return not (excluder and excluder.search(normalised_text))
