@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bouncer.analysis.mta.base import Found, find_command
 from bouncer.analysis.reasons import RETRY, Evidence, classify
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status
@@ -10,16 +12,29 @@ from bouncer.analysis.rhost import reason_from_provider
 from bouncer.analysis.taxonomy import Kind, Reason, is_hard
 
 DIAGNOSTIC_LIMIT = 2000
+_CONTINUATION = re.compile(r"(?<!\S)[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
 _NO_STATUS = frozenset({Reason.FEEDBACK, Reason.VACATION})
+
+
+def _unfold(diagnostic: str, reply_code: str) -> str:
+    """Drop the "550-5.7.1 " prefixes of a multi-line SMTP reply that were folded into one
+    line, so that phrases split across the reply's lines match again."""
+    if not reply_code or f"{reply_code}-" not in diagnostic:
+        return diagnostic
+    head, sep, rest = diagnostic.partition(reply_code)
+    rest = _CONTINUATION.sub(" ", rest)
+    return " ".join((head + sep + rest).split())
 
 
 def finish_recipient(found: Found) -> Recipient:
     diagnostic = " ".join(found.diagnostic.split())[:DIAGNOSTIC_LIMIT]
     reply_code = found.reply_code or find_reply_code(diagnostic)
+    diagnostic = _unfold(diagnostic, reply_code)
     status = prefer(found.status, find_status(diagnostic), reply_code)
     command = found.command or find_command(diagnostic)
     hint = found.reason
     if hint is None or hint in RETRY:
+        # the provider's documented codes are more precise than generic phrases
         hint = reason_from_provider(found.remote_mta, status, diagnostic) or hint
     reason = classify(
         Evidence(

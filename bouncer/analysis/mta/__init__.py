@@ -14,11 +14,13 @@ from types import ModuleType
 from bouncer.analysis.mta import amazonses, arf, exim, generic, gmail, googlegroups, qmail, rfc3464, rfc3834
 from bouncer.analysis.mta.base import Decoded, Report
 
-# Mail systems whose own text format says more than (or replaces) an RFC 3464 report.
+# Structure first: a feedback report, a notification in JSON, a delivery-status part.
+STRUCTURED: tuple[ModuleType, ...] = (arf, amazonses, rfc3464)
+# Then the text formats of mail systems that send no RFC 3464 report, by their signature.
 # Order matters only where two signatures could both match: the more specific comes first.
-SPECIFIC: tuple[ModuleType, ...] = (amazonses, googlegroups, gmail, qmail, exim)
+TEXT_FORMATS: tuple[ModuleType, ...] = (googlegroups, gmail, qmail, exim)
 
-ORDER: tuple[ModuleType, ...] = (arf, *SPECIFIC, rfc3464, generic, rfc3834)
+ORDER: tuple[ModuleType, ...] = (*STRUCTURED, *TEXT_FORMATS, generic, rfc3834)
 
 
 def dispatch(report: Report) -> Decoded | None:

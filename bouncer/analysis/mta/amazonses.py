@@ -27,7 +27,8 @@ def _load(text: str) -> dict[str, Any] | None:
         return None
     end = text.rfind("}")
     try:
-        data = json.loads(text[start : end + 1])
+        # SNS mail wraps long lines: a newline inside a JSON string is not JSON
+        data = json.loads(text[start : end + 1].replace("\n", ""))
     except ValueError:
         # SNS appends its own footer after "--"; the JSON may also be followed by text
         cut = text.find("\n--\n", start)

@@ -7,13 +7,16 @@ the To: of the returned original.
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 
 from bouncer.analysis import mime
-from bouncer.analysis.mta.base import Decoded, Found, Report, clean_address, parse_fields
+from bouncer.analysis.mta.base import Decoded, Found, Report, clean_address
 from bouncer.analysis.taxonomy import Kind, Reason
 
 NAME = "ARF"
+
+_FIELD_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40}):[ \t]*(.*)$", re.M)
 
 
 def matches(report: Report) -> bool:
@@ -23,33 +26,30 @@ def matches(report: Report) -> bool:
     return ctype == "multipart/report" and str(report.msg.get_param("report-type", "")).lower() == "feedback-report"
 
 
-def _feedback_fields(report: Report) -> dict[str, str]:
+def _feedback_fields(report: Report) -> list[tuple[str, str]]:
+    """Every (lower-cased name, value) of the feedback report, repeated fields included."""
     for part in report.parts_of("message/feedback-report"):
         payload = part.get_payload()
         if isinstance(payload, list):
-            merged: dict[str, str] = {}
+            fields: list[tuple[str, str]] = []
             for block in payload:
                 if isinstance(block, Message):
-                    for k, v in block.items():
-                        merged.setdefault(k.lower(), str(v).strip())
-            return merged
-        blocks = parse_fields(mime.part_text(part))
-        merged = {}
-        for b in blocks:
-            for k, v in b.items():
-                merged.setdefault(k, v)
-        return merged
-    return {}
+                    fields.extend((k.lower(), str(v).strip()) for k, v in block.items())
+            return fields
+        text = mime.part_text(part)
+        return [(m.group(1).lower(), m.group(2).strip()) for m in _FIELD_LINE.finditer(text)]
+    return []
 
 
 def decode(report: Report) -> Decoded | None:
     fields = _feedback_fields(report)
-    feedback_type = fields.get("feedback-type", "").strip().lower() or "abuse"
+    feedback_type = next((v.lower() for k, v in fields if k == "feedback-type" and v), "abuse")
     addresses: list[str] = []
-    for name in ("original-rcpt-to", "removal-recipient"):
-        a = clean_address(fields.get(name, ""))
-        if a:
-            addresses.append(a)
+    for name, value in fields:
+        if name in ("original-rcpt-to", "removal-recipient"):
+            a = clean_address(value)
+            if a:
+                addresses.append(a)
     if not addresses:
         headers = report.original_headers_text
         for line in headers.split("\n"):

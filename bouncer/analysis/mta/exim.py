@@ -40,8 +40,6 @@ _OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
 
 
 def matches(report: Report) -> bool:
-    if report.msg.get("X-Failed-Recipients") is not None:
-        return True
     return bool(_SIGNATURE.search(report.text[:8000]))
 
 

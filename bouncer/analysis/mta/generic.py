@@ -119,19 +119,16 @@ def scan(report: Report, text: str) -> list[Found]:
             return
         found[a] = Found(address=a, action="failed", diagnostic=diag)
 
-    for m in _SENDMAIL_LINE.finditer(text):
-        add(m.group(1), m.group(0))
-    if not found:
-        for m in _COLON_LINE.finditer(text):
-            rest = m.group(2) + "\n" + paragraph_after(text, m.end())
-            add(m.group(1), rest)
-    if not found:
-        for m in _ALONE_LINE.finditer(text):
-            add(m.group(1), paragraph_after(text, m.end() + 1))
-    if not found:
-        for m in _LABELLED_LINE.finditer(text):
-            inline = m.group(2) or m.group(3) or ""
-            add(m.group(1), inline + "\n" + paragraph_after(text, m.end() + 1))
+    for pattern in (_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE):
+        matches = list(pattern.finditer(text))
+        for i, m in enumerate(matches):
+            # a recipient's words run from its line to the next recipient or a blank line
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+            segment = text[m.start() : min(end, m.start() + 1500)]
+            cut = segment.find("\n\n", len(m.group(0)))
+            add(m.group(1), segment[:cut] if cut > 0 else segment)
+        if found:
+            break
     if not found:
         # Last resort: every address the text names that is none of the report's parties;
         # the whole text is the diagnostic.

@@ -94,11 +94,14 @@ def supplement_from_text(report: Report, recipients: list[Found]) -> None:
         paragraph = ""
         at = lowered.find(item.address)
         if at >= 0:
+            # the address's paragraph and the one after it (Sendmail puts the reason and
+            # the session transcript there)
             start = lowered.rfind("\n\n", 0, at)
             end = lowered.find("\n\n", at)
-            paragraph = text[start + 2 if start >= 0 else 0 : end if end >= 0 else len(text)]
-            if len(paragraph) > 2000:
-                paragraph = paragraph[:2000]
+            if end >= 0 and end - at < 200:
+                following = lowered.find("\n\n", end + 2)
+                end = following if following >= 0 else len(text)
+            paragraph = text[start + 2 if start >= 0 else 0 : end if end >= 0 else len(text)][:2000]
         if not item.diagnostic and paragraph:
             cleaned = " ".join(paragraph.split())
             item.diagnostic = cleaned

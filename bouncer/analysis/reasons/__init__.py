@@ -153,6 +153,9 @@ def _second_pass(e: Evidence, d: str, by_status: Reason | None) -> Reason | None
         for reason in SECOND_PASS:
             if says(reason, d):
                 return reason
+    if e.command == "MAIL" and by_status in (None, R.SECURITYERROR, R.SYSTEMERROR):
+        # refused in reply to MAIL FROM, for no more precise a reason: the sender was refused
+        return R.REJECTED
     if by_status is not None:
         return by_status
     family = e.status[:3]
@@ -172,7 +175,7 @@ def _second_pass(e: Evidence, d: str, by_status: Reason | None) -> Reason | None
 
 
 def classify(e: Evidence) -> Reason:
-    if e.hint is not None and e.hint not in RETRY:
+    if e.hint is not None and e.hint not in (R.UNDEFINED, R.ONHOLD):
         return e.hint
     if e.status.startswith("2."):
         return R.DELIVERED

@@ -183,13 +183,23 @@ _REPLY_IN_TEXT = re.compile(r"(?<![\d.\-])([245][0-5]\d)(?=[ \-]|$)(?![\-.]\d{3}
 
 
 def find_status(text: str) -> str:
-    """The first plausible enhanced status code in ``text``, '' when none."""
+    """The enhanced status code a diagnostic text states, '' when none.
+
+    When a text quotes several (an MTA's own code, then the remote server's words), the
+    last specific one is the remote verdict: "554 4.4.7 Message expired ... <421 4.4.2
+    Connection timed out>" failed on 4.4.2.
+    """
+    first = ""
+    last_specific = ""
     for m in _STATUS_IN_TEXT.finditer(text, 0, 8000):
         cls, subject, detail = m.groups()
         if int(subject) > 7:
             continue
-        return f"{cls}.{int(subject)}.{int(detail)}"
-    return ""
+        code = f"{cls}.{int(subject)}.{int(detail)}"
+        first = first or code
+        if not is_generic(code):
+            last_specific = code
+    return last_specific or first
 
 
 def find_reply_code(text: str) -> str:
@@ -207,19 +217,16 @@ def is_generic(status: str) -> bool:
 
 
 def prefer(reported: str, in_text: str, reply_code: str) -> str:
-    """Choose between the report's Status: and a code found in the diagnostic text.
+    """Choose between the report's Status: field and a code in the diagnostic text.
 
-    A generic reported code (x.0.0) gives way to a more specific one in the text of the
-    same class; otherwise the report's field wins.
+    The remote server's own code is the more precise when it is of the same class as the
+    report's (a report often says 5.0.0 or 4.4.7 for any failure); a code of another class
+    loses to the report's final verdict.
     """
     if not reported:
         return in_text
     if not in_text or in_text == reported:
         return reported
-    if is_generic(reported) and not is_generic(in_text) and in_text[0] == reported[0]:
+    if in_text[0] == reported[0] and not is_generic(in_text):
         return in_text
-    if reported[0] != in_text[0] and reply_code and reply_code[0] == in_text[0]:
-        # e.g. "Status: 5.0.0" with "451 4.4.1 ..." after the retries ran out: keep the
-        # report's class, it is the final verdict.
-        return reported
     return reported

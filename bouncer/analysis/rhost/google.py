@@ -7,7 +7,13 @@ from bouncer.analysis.taxonomy import Reason
 
 R = Reason
 HOSTS = (".google.com", ".googlemail.com", ".gmail.com")
-SIGNS = ("support.google.com/mail", "- gsmtp", "google tried to deliver your message")
+SIGNS = (
+    "support.google.com/mail",
+    "- gsmtp",
+    "google tried to deliver your message",
+    "dns type 'mx' lookup of",
+    "your message wasn't delivered to",
+)
 
 _TEXTS: tuple[tuple[str, Reason], ...] = (
     ("the email account that you tried to reach does not exist", R.USERUNKNOWN),

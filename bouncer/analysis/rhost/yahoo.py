@@ -6,7 +6,14 @@ from bouncer.analysis.taxonomy import Reason
 
 R = Reason
 HOSTS = (".yahoodns.net", ".yahoo.com", ".aol.com", ".yahoo.co.jp")
-SIGNS = ("senders.yahooinc.com", "help.yahoo.com", "postmaster.yahooinc.com", ".mail.ne1.yahoo.com")
+SIGNS = (
+    "postmaster.verizonmedia.com",
+    "postmaster.yahooinc.com",
+    "senders.yahooinc.com",
+    "help.yahoo.com",
+    "postmaster.yahooinc.com",
+    ".mail.ne1.yahoo.com",
+)
 
 _TEXTS: tuple[tuple[str, Reason], ...] = (
     ("doesn't have a yahoo.com account", R.USERUNKNOWN),
@@ -14,7 +21,7 @@ _TEXTS: tuple[tuple[str, Reason], ...] = (
     ("this mailbox is disabled", R.SUSPEND),
     ("user is over the quota", R.MAILBOXFULL),
     ("mailbox is full", R.MAILBOXFULL),
-    ("not accepted for policy reasons", R.SPAMDETECTED),
+    ("not accepted for policy reasons", R.POLICYVIOLATION),
     ("temporarily deferred due to unexpected volume or user complaints", R.BADREPUTATION),
     ("messages from", R.BLOCKED),
     ("ptr record", R.REQUIREPTR),
