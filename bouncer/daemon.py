@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 import structlog
 
@@ -41,6 +41,8 @@ from bouncer.config import AccountConfig, Config, DatabaseConfig, load_config
 from bouncer.errors import BouncerError, ConfigError
 from bouncer.logs import configure_logging, get_logger
 from bouncer.pipeline import AccountPipeline, Analyser, PipelineCore, RecordStore
+from bouncer.store import Store
+from bouncer.store.migrate import upgrade
 
 __all__ = ["Supervisor", "Watcher", "WatcherFactory", "make_watcher", "run_daemon", "sd_notify", "serve"]
 
@@ -64,10 +66,6 @@ class Watcher(Protocol):
 
 
 WatcherFactory = Callable[[AccountConfig, str, AccountPipeline], Watcher]
-
-
-class ClosableStore(RecordStore, Protocol):
-    async def close(self) -> None: ...
 
 
 def make_watcher(account: AccountConfig, folder: str, pipeline: AccountPipeline) -> Watcher:
@@ -108,21 +106,14 @@ def _monotonic_usec() -> int:
 # --- store -------------------------------------------------------------------------------
 
 
-async def open_store(database: DatabaseConfig, config_path: Path) -> ClosableStore:
-    store_module: Any = importlib.import_module("bouncer.store")
-    if not hasattr(store_module, "Store"):
-        raise BouncerError("the store is not built yet")
-    if database.kind == "sqlite":
-        from bouncer.store.migrate import upgrade
+async def open_store(database: DatabaseConfig, config_path: Path) -> Store:
+    """Open the store; refuse a PostgreSQL schema that is not this version's.
 
+    SQLite is created or upgraded first: it is this process's own file (see the module doc).
+    """
+    if database.kind == "sqlite":
         await upgrade(database)
-    try:
-        return cast(ClosableStore, await store_module.Store.open(database))
-    except BouncerError as exc:
-        sentence = str(exc)
-        if "db upgrade" not in sentence:
-            sentence = f"{sentence.rstrip('.')}; run `bouncer db upgrade -c {config_path}`"
-        raise BouncerError(sentence) from None
+    return await Store.open(database, config_path=config_path)
 
 
 # --- the daemon --------------------------------------------------------------------------

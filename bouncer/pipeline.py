@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import Protocol
 
 from bouncer.analysis import PARSER_VERSION, AnalysisOptions, analyse
@@ -32,6 +31,7 @@ from bouncer.analysis.taxonomy import Kind
 from bouncer.config import AccountConfig, Config
 from bouncer.logs import get_logger
 from bouncer.sources.base import Checkpoint, Disposition, FetchedMessage, Handled, PendingDisposition
+from bouncer.store import ToRecord
 
 __all__ = [
     "AccountPipeline",
@@ -52,18 +52,9 @@ POOL_MIN_MESSAGES = 16
 POOL_MIN_BYTES = 512 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class ToRecord:
-    """One message to record: what was fetched, what it is, and what its source will do with it."""
-
-    message: FetchedMessage
-    analysis: Analysis
-    disposition: Disposition
-    parser_version: str = PARSER_VERSION
-
-
 class RecordStore(Protocol):
-    """What the pipeline needs of :class:`bouncer.store.Store`."""
+    """What the pipeline needs of :class:`bouncer.store.Store` (a protocol, so tests can
+    wrap the real store to make it fail on demand)."""
 
     async def record(self, items: Sequence[ToRecord]) -> list[Handled]: ...
 
@@ -212,7 +203,7 @@ class AccountPipeline:
             if message.truncated:
                 error = _truncated_error(message, self.account.max_message_bytes)
                 analysis = dataclasses.replace(analysis, error=error)
-            items.append(ToRecord(message, analysis, disposition_for(self.account, analysis)))
+            items.append(ToRecord(message, analysis, disposition_for(self.account, analysis), PARSER_VERSION))
         return items
 
     async def handle(self, batch: Sequence[FetchedMessage]) -> Sequence[Handled]:

@@ -36,6 +36,7 @@ from bouncer.sources.base import Disposition, FetchedMessage, PendingDisposition
 
 __all__ = ["MaildirWatcher", "folder_path"]
 
+ACTED_ON = frozenset({"move", "delete", "seen"})
 POLL_INTERVAL = 1.0  # seconds; a local directory listing costs next to nothing
 FULL_RESCAN_INTERVAL = 30.0  # list the folder even when its directories' mtimes did not change
 OK_HEARTBEAT = 300.0  # seconds between "still fine" updates of an idle folder's health row
@@ -177,6 +178,9 @@ class MaildirWatcher:
                 raise
             except Exception as exc:  # a bad folder or a database outage: retry, never give up
                 failures += 1
+                # The failure may have come between a move and its acknowledgement: look at
+                # the store's pending dispositions again before anything new.
+                self._pending_checked = False
                 delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
                 message = str(exc) if isinstance(exc, BouncerError) else f"{type(exc).__name__}: {exc}"
                 self._log.warning("maildir_failed", error=message, retry_in=round(delay, 1), failures=failures)
@@ -263,7 +267,9 @@ class MaildirWatcher:
         where = {e.base: (e.subdir, e.file_name) for e in entries}
         work = [(m.name, h.disposition, where.get(m.name)) for m, h in zip(messages, handled, strict=True)]
         await asyncio.to_thread(self._apply_all, work)
-        await self.pipeline.acknowledged(self.account.name, self.folder, [h.inbound_id for h in handled])
+        # Only what was acted on is acknowledged: a message left in place has no disposition to confirm.
+        acted = [h.inbound_id for h in handled if h.disposition in ACTED_ON]
+        await self.pipeline.acknowledged(self.account.name, self.folder, acted)
         return len(messages)
 
     def _apply_all(self, work: Sequence[tuple[str, Disposition, tuple[str, str] | None]]) -> None:

@@ -1,25 +1,20 @@
-"""Helpers for the daemon tests: message builders, Maildir delivery, and stand-ins.
+"""Helpers for the daemon tests: message builders, Maildir delivery, what the store holds.
 
-``MemoryStore`` and ``stand_in_analyse`` stand in for the Store and the analysis engine
-only until those land on main; the tests switch to the real ones then.
+Everything runs against the real analysis engine and the real store.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 
-from bouncer.analysis import AnalysisOptions
-from bouncer.analysis.result import Analysis, Recipient
-from bouncer.analysis.taxonomy import Kind, Reason, is_hard
-from bouncer.pipeline import ToRecord
-from bouncer.sources.base import Checkpoint, Handled, PendingDisposition
+from sqlalchemy import text
+
+from bouncer.store import Store
 
 # --- messages ------------------------------------------------------------------------
 
@@ -125,101 +120,26 @@ def files(maildir: Path) -> dict[str, bytes]:
     return found
 
 
-# --- stand-ins ---------------------------------------------------------------------------
+# --- what the store holds ------------------------------------------------------------
 
 
-def stand_in_analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
-    """A tiny RFC 3464 / 5965 / 3834 reader, enough to drive the daemon until the engine lands."""
-    text = raw.decode("utf-8", "replace")
-    head = text.split("\r\n\r\n", 1)[0].lower()
-    tracker = re.search(r"X-CampTrackID:\s*(\S+)", text)
-    key = tracker.group(1) if tracker else None
-    if "report-type=delivery-status" in head:
-        recipients = []
-        for block in re.finditer(r"Final-Recipient:\s*rfc822;\s*(\S+)\r\nAction:\s*(\w+)\r\nStatus:\s*(\S+)", text):
-            status = block.group(3)
-            reason = Reason.USERUNKNOWN if status == "5.1.1" else Reason.MAILBOXFULL
-            recipients.append(
-                Recipient(block.group(1).lower(), block.group(2), status, reason=reason, hard=is_hard(reason, status))
-            )
-        kind = Kind.DELAY if all(r.action == "delayed" for r in recipients) else Kind.BOUNCE
-        return Analysis(kind=kind, recipients=tuple(recipients), tracker_key=key)
-    if "report-type=feedback-report" in head:
-        rcpt = re.search(r"Original-Rcpt-To:\s*(\S+)", text)
-        address = rcpt.group(1) if rcpt else ""
-        return Analysis(kind=Kind.COMPLAINT, recipients=(Recipient(address, reason=Reason.FEEDBACK),), tracker_key=key)
-    if "auto-submitted: auto-replied" in head:
-        return Analysis(kind=Kind.AUTOREPLY)
-    return Analysis(kind=Kind.NOT_BOUNCE)
+async def recorded(store: Store, where: str = "true") -> list[dict[str, Any]]:
+    """Rows of inbound_messages, oldest first, as dicts."""
+    async with store.engine.connect() as connection:
+        result = await connection.execute(text(f"select * from inbound_messages where {where} order by id"))
+        return [dict(row._mapping) for row in result]
 
 
-class DatabaseDown(ConnectionError):
-    pass
+async def kinds(store: Store) -> list[str]:
+    return sorted(row["kind"] for row in await recorded(store))
 
 
-@dataclass
-class StoredRecord:
-    inbound_id: int
-    item: ToRecord
-    disposed: bool = False
-
-
-@dataclass
-class MemoryStore:
-    """Stands in for bouncer.store.Store until it lands: idempotent per (account, sha256)."""
-
-    records: dict[tuple[str, str], StoredRecord] = field(default_factory=dict)
-    states: dict[tuple[str, str], str | None] = field(default_factory=dict)
-    down: bool = False
-    record_calls: int = 0
-
-    def _check(self) -> None:
-        if self.down:
-            raise DatabaseDown("connection refused")
-
-    async def record(self, items: Sequence[ToRecord]) -> list[Handled]:
-        self._check()
-        self.record_calls += 1
-        results = []
-        for item in items:
-            key = (item.message.account, hashlib.sha256(item.message.raw).hexdigest())
-            if key not in self.records:
-                self.records[key] = StoredRecord(len(self.records) + 1, item)
-            stored = self.records[key]
-            results.append(Handled(stored.inbound_id, item.disposition))
-        return results
-
-    async def checkpoint(self, account: str, folder: str) -> Checkpoint | None:
-        return None
-
-    async def pending_dispositions(self, account: str, folder: str) -> list[PendingDisposition]:
-        self._check()
-        return [
-            PendingDisposition(r.inbound_id, None, None, r.item.message.name, r.item.disposition)
-            for r in self.records.values()
-            if r.item.message.account == account
-            and r.item.message.folder == folder
-            and not r.disposed
-            and r.item.disposition in ("move", "delete", "seen")
-        ]
-
-    async def mark_disposed(self, inbound_ids: Sequence[int]) -> None:
-        self._check()
-        wanted = set(inbound_ids)
-        for r in self.records.values():
-            if r.inbound_id in wanted:
-                r.disposed = True
-
-    async def folder_ok(self, account: str, folder: str) -> None:
-        self._check()
-        self.states[(account, folder)] = None
-
-    async def folder_failed(self, account: str, folder: str, error: str) -> None:
-        self._check()
-        self.states[(account, folder)] = error
-
-    async def close(self) -> None:
-        pass
-
-    def kinds(self) -> list[str]:
-        return sorted(str(r.item.analysis.kind) for r in self.records.values())
+def names(maildir: Path) -> set[str]:
+    """The message file names of a maildir folder (new/ and cur/), without reading them: safe
+    while a daemon is moving them."""
+    found: set[str] = set()
+    for sub in ("new", "cur"):
+        directory = maildir / sub
+        if directory.is_dir():
+            found.update(name for name in os.listdir(directory) if not name.startswith("."))
+    return found

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from daemon_helpers import MemoryStore, autoreply, complaint, dsn, personal, stand_in_analyse
+from daemon_helpers import autoreply, complaint, dsn, personal, recorded
 
-from bouncer.analysis import AnalysisOptions
+from bouncer.analysis import AnalysisOptions, analyse
 from bouncer.analysis.result import Analysis
 from bouncer.analysis.taxonomy import Kind
 from bouncer.config import AccountConfig, Config
 from bouncer.pipeline import POOL_MIN_MESSAGES, PipelineCore, disposition_for
 from bouncer.sources.base import FetchedMessage
+from bouncer.store import Store
 
 
 def account(role: str, dispose: str = "move") -> AccountConfig:
@@ -58,15 +59,15 @@ def sample_batch(count: int) -> list[FetchedMessage]:
     return [fetched(makers[i % len(makers)](i), i) for i in range(count)]
 
 
-async def test_a_big_batch_analysed_in_the_process_pool_gives_what_inline_analysis_gives() -> None:
+async def test_a_big_batch_analysed_in_the_process_pool_gives_what_inline_analysis_gives(store: Store) -> None:
     batch = sample_batch(POOL_MIN_MESSAGES * 3)
-    core = PipelineCore(MemoryStore(), Config(), analyser=stand_in_analyse, pool_workers=2)
+    core = PipelineCore(store, Config(), pool_workers=2)
     try:
         pooled = await core.analyse_batch([m.raw for m in batch])
         assert core._pool is not None  # it really went to the pool
     finally:
         core.close()
-    assert pooled == [stand_in_analyse(m.raw, AnalysisOptions()) for m in batch]
+    assert pooled == [analyse(m.raw, AnalysisOptions()) for m in batch]
     assert {a.kind for a in pooled} == set(Kind) - {Kind.DELIVERED}
 
 
@@ -76,23 +77,23 @@ def exploding_analyser(raw: bytes, options: AnalysisOptions) -> Analysis:
     return Analysis(kind=Kind.NOT_BOUNCE)
 
 
-async def test_an_analyser_bug_is_recorded_as_an_error_and_the_message_left_in_place() -> None:
-    store = MemoryStore()
+async def test_an_analyser_bug_is_recorded_as_an_error_and_the_message_left_in_place(store: Store) -> None:
     core = PipelineCore(store, Config(), analyser=exploding_analyser)
     handled = await core.for_account(account("bounce")).handle(sample_batch(3))
     assert [h.disposition for h in handled] == ["none"] * 3
-    assert all("RuntimeError: a bug" in (r.item.analysis.error or "") for r in store.records.values())
+    rows = await recorded(store)
+    assert len(rows) == 3 and all("RuntimeError: a bug" in (r["error"] or "") for r in rows)
 
 
 POOL_HOLDER = """
 import asyncio, sys, time
 sys.path.insert(0, sys.argv[1])
-from daemon_helpers import MemoryStore, dsn, stand_in_analyse
+from daemon_helpers import dsn
 from bouncer.config import Config
 from bouncer.pipeline import PipelineCore
 
 async def main():
-    core = PipelineCore(MemoryStore(), Config(), analyser=stand_in_analyse, pool_workers=2)
+    core = PipelineCore(None, Config(), pool_workers=2)  # the pool is all this needs
     await core.analyse_batch([dsn(f"u{i}@example.org", "ffffffff-0000-4000-8000-000000000000") for i in range(64)])
     print("ready", flush=True)
     await asyncio.sleep(60)
