@@ -269,13 +269,15 @@ class Store:
             failures: list[dict[str, Any]] = []
             for key, row_id in inserted.items():
                 failures.extend(failure_rows(items[first_index[key]], row_id, now))
+            # RETURNING makes SQLAlchemy send one multi-row INSERT per chunk ("insertmanyvalues")
+            # instead of a statement per row: about twice the throughput on PostgreSQL.
+            insert_failures = (
+                self._insert(delivery_failures)
+                .on_conflict_do_nothing(index_elements=["inbound_message_id", "recipient"])
+                .returning(delivery_failures.c.id)
+            )
             for chunk in _chunks(failures, FAILURE_CHUNK):
-                await connection.execute(
-                    self._insert(delivery_failures).on_conflict_do_nothing(
-                        index_elements=["inbound_message_id", "recipient"]
-                    ),
-                    list(chunk),
-                )
+                await connection.execute(insert_failures, list(chunk))
 
             await self._advance_mailboxes(connection, items, inserted, first_index, now)
 
