@@ -107,6 +107,8 @@ async def run(url: str, messages: int, batch: int) -> float:
     rate = messages / elapsed
     print(f"recorded {messages} messages with {failures} failures in {elapsed:.2f} s, batches of {batch}")
     print(f"{rate:,.0f} messages/s, {failures / elapsed:,.0f} failures/s (goal: {GOAL:,.0f} messages/s)")
+    # The database runs on the same machine: its load says how much the figure is worth.
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     return rate
 
 

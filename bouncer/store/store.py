@@ -77,7 +77,13 @@ def clean_text(value: str | None, limit: int | None = None) -> str | None:
     """Text any database accepts: no NUL (PostgreSQL refuses it), no lone surrogates."""
     if value is None:
         return None
-    value = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():  # only non-ASCII text can hold a lone surrogate
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
     return value[:limit] if limit is not None else value
 
 
