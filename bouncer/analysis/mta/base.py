@@ -118,6 +118,14 @@ def parse_fields(text: str) -> list[dict[str, str]]:
         m = _FIELD_RE.match(line)
         if m:
             last = m.group(1).lower()
+            if (
+                last in ("final-recipient", "original-recipient")
+                and "final-recipient" in current
+                and (last == "final-recipient" or "original-recipient" in current)
+            ):
+                # per-recipient groups run together without the blank line between them
+                blocks.append(current)
+                current = {}
             if last not in current:
                 current[last] = m.group(2).strip()
             else:
@@ -150,7 +158,7 @@ _ORIGINAL_MARKERS = re.compile(
     r"The header of the original message is following|Headers of the original message|"
     r"Included is a copy of the message header|Message header follows|"
     r"Original Message:?|Original mail header"
-    r")[ \t.:]*(?:-{2,}|={2,}|\*{2,})?[ \t]*$",
+    r")(?:[ \t.:,]+(?:including all (?:the )?headers|is following|follows|below))?[ \t.:=*-]*$",
     re.M | re.I,
 )
 
@@ -212,7 +220,7 @@ class Report:
             if part.is_multipart():
                 continue
             ctype = part.get_content_type()
-            if ctype == "text/plain":
+            if ctype.startswith("text/plain"):
                 body = mime.part_text(part)
             elif ctype == "text/html":
                 if not chunks:

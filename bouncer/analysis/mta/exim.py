@@ -44,10 +44,9 @@ def matches(report: Report) -> bool:
 
 
 def decode(report: Report) -> Decoded | None:
-    recipients = generic.scan(report, report.text_before_original)
-    if not recipients:
-        failed = generic.from_failed_recipients_header(report)
-        recipients = failed
+    # The text names each failed address; X-Failed-Recipients stands in when the text names
+    # only a bare local part.
+    recipients = generic.scan(report, report.text_before_original) or generic.from_failed_recipients_header(report)
     if not recipients:
         return None
     delayed = bool(_DELAYED.search(report.subject)) and "failed" not in report.subject.lower()

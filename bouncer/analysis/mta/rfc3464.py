@@ -53,7 +53,11 @@ def decode(report: Report) -> Decoded | None:
             if "reporting-mta" in block and not remote_default:
                 remote_default = ""
             continue
-        address = clean_address(block.get("final-recipient", "")) or clean_address(block.get("original-recipient", ""))
+        final = clean_address(block.get("final-recipient", ""))
+        original = clean_address(block.get("original-recipient", ""))
+        # a Final-Recipient rewritten to an internal name (no dot in its domain, a source
+        # route) says less than the Original-Recipient the sender used
+        address = final if final and ("." in final.rsplit("@", 1)[1] or not original) else original
         if not address:
             continue
         spec, diagnostic = split_spec(block.get("diagnostic-code", ""))
