@@ -26,7 +26,7 @@ def _unfold(diagnostic: str, reply_code: str) -> str:
     return " ".join((head + sep + rest).split())
 
 
-def finish_recipient(found: Found) -> Recipient:
+def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     diagnostic = " ".join(found.diagnostic.split())[:DIAGNOSTIC_LIMIT]
     reply_code = found.reply_code or find_reply_code(diagnostic)
     diagnostic = _unfold(diagnostic, reply_code)
@@ -35,7 +35,7 @@ def finish_recipient(found: Found) -> Recipient:
     hint = found.reason
     if hint is None or hint in RETRY:
         # the provider's documented codes are more precise than generic phrases
-        hint = reason_from_provider(found.remote_mta, status, diagnostic) or hint
+        hint = reason_from_provider(found.remote_mta or reporting_mta, status, diagnostic) or hint
     reason = classify(
         Evidence(
             status=status,

@@ -35,6 +35,7 @@ class Decoded:
     recipients: list[Found] = field(default_factory=list)
     kind: Kind | None = None  # forced kind (complaint, autoreply); otherwise from the actions
     feedback_type: str | None = None
+    reporting_mta: str = ""  # the host that wrote the report, when it says
 
 
 # ------------------------------------------------------------------------------------------

@@ -134,8 +134,10 @@ def scan(report: Report, text: str) -> list[Found]:
             return
         found[a] = Found(address=a, action="failed", diagnostic=diag)
 
+    sendmail_style = False
     for pattern in (_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE, _SENTENCE):
         matches = list(pattern.finditer(text))
+        sendmail_style = pattern is _SENDMAIL_LINE
         for i, m in enumerate(matches):
             # a recipient's words run from its line to the next recipient or a blank line
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
@@ -161,6 +163,8 @@ def scan(report: Report, text: str) -> list[Found]:
             # with one recipient, the whole report text is its diagnostic.
             item.diagnostic = whole
         item.command = find_command(item.diagnostic)
+        if not item.command and sendmail_style:
+            item.command = "RCPT"  # Sendmail's "<addr>... reason" line answers RCPT TO
     return list(found.values())
 
 

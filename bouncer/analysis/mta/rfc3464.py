@@ -47,11 +47,11 @@ def decode(report: Report) -> Decoded | None:
         text = report.text
     blocks = parse_fields(text)
     found: dict[str, Found] = {}
-    remote_default = ""
+    reporting = ""
     for block in blocks:
+        if "reporting-mta" in block and not reporting:
+            reporting = split_spec(block["reporting-mta"])[1].strip().rstrip(".")
         if "final-recipient" not in block and "original-recipient" not in block:
-            if "reporting-mta" in block and not remote_default:
-                remote_default = ""
             continue
         final = clean_address(block.get("final-recipient", ""))
         original = clean_address(block.get("original-recipient", ""))
@@ -78,7 +78,7 @@ def decode(report: Report) -> Decoded | None:
         return None
     recipients = list(found.values())
     supplement_from_text(report, recipients)
-    return Decoded(mail_system=NAME, recipients=recipients)
+    return Decoded(mail_system=NAME, recipients=recipients, reporting_mta=reporting)
 
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t]*\n")
