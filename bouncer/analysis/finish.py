@@ -6,6 +6,7 @@ import re
 
 from bouncer.analysis.mta.base import Found, find_command
 from bouncer.analysis.reasons import RETRY, Evidence, classify
+from bouncer.analysis.reasons.lda import reason_from_agent
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status
 from bouncer.analysis.result import Recipient
 from bouncer.analysis.rhost import reason_from_provider
@@ -26,6 +27,16 @@ def _unfold(diagnostic: str, reply_code: str) -> str:
     return " ".join((head + sep + rest).split())
 
 
+def _known_reason(remote_mta: str, reporting_mta: str, status: str, diagnostic: str) -> Reason | None:
+    """What the local delivery agent, or the provider (by its remote MTA, else by the
+    reporting MTA, else by signs in the text), says in its own documented terms."""
+    return (
+        reason_from_agent(diagnostic)
+        or reason_from_provider(remote_mta, status, diagnostic)
+        or (reason_from_provider(reporting_mta, status, "") if reporting_mta else None)
+    )
+
+
 def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     diagnostic = " ".join(found.diagnostic.split())[:DIAGNOSTIC_LIMIT]
     reply_code = found.reply_code or find_reply_code(diagnostic)
@@ -35,7 +46,7 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     hint = found.reason
     if hint is None or hint in RETRY:
         # the provider's documented codes are more precise than generic phrases
-        hint = reason_from_provider(found.remote_mta or reporting_mta, status, diagnostic) or hint
+        hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic) or hint
     reason = classify(
         Evidence(
             status=status,
