@@ -31,7 +31,7 @@ _ACTIONS = {
 
 
 def matches(report: Report) -> bool:
-    if report.parts_of("message/delivery-status", "message/global-delivery-status"):
+    if report.has_delivery_status:
         return True
     return bool(_INLINE_FIELDS.search(report.text))
 

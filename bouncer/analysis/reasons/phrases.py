@@ -803,26 +803,109 @@ EXCEPT: dict[Reason, tuple[str, ...]] = {
 }
 
 
-def _compile(entries: tuple[str, ...]) -> re.Pattern[str]:
-    parts = [e[1:] if e.startswith("\x00") else re.escape(e) for e in entries]
-    return re.compile("|".join(parts))
+class _Table:
+    """One reason's phrases: plain substrings (tested with ``in``, fast in C) and the few
+    regular expressions, compiled into one pattern."""
+
+    __slots__ = ("pattern", "plain")
+
+    def __init__(self, entries: tuple[str, ...]) -> None:
+        self.plain = tuple(e for e in entries if not e.startswith("\x00"))
+        patterns = [e[1:] for e in entries if e.startswith("\x00")]
+        self.pattern = re.compile("|".join(patterns)) if patterns else None
+
+    def search(self, text: str) -> bool:
+        if any(phrase in text for phrase in self.plain):
+            return True
+        return bool(self.pattern and self.pattern.search(text))
 
 
-MATCHERS: dict[Reason, re.Pattern[str]] = {reason: _compile(entries) for reason, entries in PHRASES.items()}
-EXCLUDERS: dict[Reason, re.Pattern[str]] = {reason: _compile(entries) for reason, entries in EXCEPT.items()}
+MATCHERS: dict[Reason, _Table] = {reason: _Table(entries) for reason, entries in PHRASES.items()}
+EXCLUDERS: dict[Reason, _Table] = {reason: _Table(entries) for reason, entries in EXCEPT.items()}
 
 _SPACES = re.compile(r"\s+")
 
 
+MATCH_LIMIT = 1200  # characters of a diagnostic the phrase tables look at
+
+
 def normalise(text: str) -> str:
     """Lower-case and squeeze whitespace, so phrases match across folded lines."""
-    return _SPACES.sub(" ", text).lower()
+    return _SPACES.sub(" ", text[: MATCH_LIMIT * 2]).lower()[:MATCH_LIMIT]
+
+
+_WORD_SPLIT = re.compile(r"[^a-z]+")
+_WORD = re.compile(r"[a-z]+")
+
+
+class _Index:
+    """Plain phrases by a word that must appear whole in any text containing the phrase.
+
+    A word of a phrase with non-letters on both sides inside the phrase ("not" in "user not
+    found") can only occur as a whole word of the text, so the text's words name the few
+    phrases worth testing. A two-word phrase is filed under its first word: phrases are
+    written to start at a word ("user unknown" does not match "superuser unknown"). Phrases
+    without a letter are always tested.
+    """
+
+    __slots__ = ("always", "by_word")
+
+    def __init__(self, tables: dict[Reason, _Table]) -> None:
+        by_word: dict[str, list[tuple[Reason, str]]] = {}
+        always: list[tuple[Reason, str]] = []
+        for reason, table in tables.items():
+            for phrase in table.plain:
+                words = _WORD_SPLIT.split(phrase)
+                interior = [w for w in words[1:-1] if w]
+                if interior:
+                    by_word.setdefault(max(interior, key=len), []).append((reason, phrase))
+                elif words[0]:
+                    by_word.setdefault(words[0], []).append((reason, phrase))
+                else:
+                    always.append((reason, phrase))
+        self.by_word = {k: tuple(v) for k, v in by_word.items()}
+        self.always = tuple(always)
+
+    def hits(self, text: str, words: set[str]) -> set[Reason]:
+        found = {reason for reason, phrase in self.always if phrase in text}
+        for word in words:
+            for reason, phrase in self.by_word.get(word, ()):
+                if reason not in found and phrase in text:
+                    found.add(reason)
+        return found
+
+
+_MATCH_INDEX = _Index(MATCHERS)
+_EXCLUDE_INDEX = _Index(EXCLUDERS)
+_last: tuple[str, frozenset[Reason], frozenset[Reason]] = ("", frozenset(), frozenset())
+
+
+def _plain_hits(text: str) -> tuple[frozenset[Reason], frozenset[Reason]]:
+    """(reasons whose plain phrases occur in text, reasons whose exclusions occur), memoised
+    for the last text: the classifier asks about one text many times in a row."""
+    global _last
+    last = _last
+    if last[0] == text:
+        return last[1], last[2]
+    words = set(_WORD.findall(text))
+    result = (text, frozenset(_MATCH_INDEX.hits(text, words)), frozenset(_EXCLUDE_INDEX.hits(text, words)))
+    _last = result
+    return result[1], result[2]
 
 
 def says(reason: Reason, normalised_text: str) -> bool:
     """Whether the (normalised) diagnostic text says ``reason``."""
-    matcher = MATCHERS.get(reason)
-    if not (matcher and normalised_text and matcher.search(normalised_text)):
+    if not normalised_text:
+        return False
+    hits, excluded = _plain_hits(normalised_text)
+    if reason in hits:
+        matched = True
+    else:
+        table = MATCHERS.get(reason)
+        matched = bool(table and table.pattern and table.pattern.search(normalised_text))
+    if not matched:
+        return False
+    if reason in excluded:
         return False
     excluder = EXCLUDERS.get(reason)
-    return not (excluder and excluder.search(normalised_text))
+    return not (excluder and excluder.pattern and excluder.pattern.search(normalised_text))
