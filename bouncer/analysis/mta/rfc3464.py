@@ -90,6 +90,8 @@ def supplement_from_text(report: Report, recipients: list[Found]) -> None:
     Postfix, for one, often leaves Diagnostic-Code out of the report but explains each
     recipient in a paragraph of its text part.
     """
+    if all(item.diagnostic and (item.command or find_command(item.diagnostic)) for item in recipients):
+        return  # the report said it all: no need to read its text part
     text = report.text_before_original
     if not text:
         return
