@@ -259,7 +259,8 @@ class Report:
         for part, _depth, ctype in self.parts:
             if part.is_multipart():
                 continue
-            if ctype.startswith("text/plain"):
+            if ctype.startswith("text/plain") or ctype.startswith("multipart/"):
+                # a multipart whose boundary was lost to a broken header is text after all
                 body = mime.part_text(part)
             elif ctype == "text/html":
                 if not chunks:

@@ -17,7 +17,7 @@ from bouncer.analysis.mta.base import ADDRESS_RE, AUTOREPLY_SUBJECT, Decoded, Fo
 NAME = "text"
 
 _DAEMON_FROM = re.compile(
-    r"mailer-daemon|postmaster|mail delivery|mail administrator|mailer_daemon|mdaemon|"
+    r"mailer-daemon|postmaster|post_master|mail delivery|mail administrator|mailer_daemon|mdaemon|"
     r"delivery subsystem|delivery system|mail system|mail router|mailadmin"
 )
 BOUNCE_SUBJECT = re.compile(
@@ -33,7 +33,8 @@ BOUNCE_TEXT = re.compile(
     r"undeliverable|was not delivered|wasn't able to deliver|unable to deliver|delivery to the following|"
     r"not be delivered|failed to deliver|returned to sender|following address(?:es)? failed|"
     r"following recipients? (?:failed|could not)|delivery problem|error occurred while|"
-    r"message you sent|your message (?:to|was|could)|transcript of session|giving up",
+    r"message you sent|your message (?:to|was|could)|transcript of session|giving up|"
+    r"requested action not taken|invalid user address|error message below",
     re.I,
 )
 
@@ -186,8 +187,8 @@ _TO_LINE = re.compile(r"^To:[ \t]*(.+(?:\n[ \t]+.+)*)", re.M | re.I)
 
 def from_original_to(report: Report) -> list[Found]:
     """A report that names no recipient at all: the one To: address of the returned
-    original (never a guess among several)."""
-    headers = report.original_headers_text
+    original (never a guess among several), attached or quoted after the report's text."""
+    headers = report.original_headers_text or report.text[len(report.text_before_original) :][:8000]
     m = _TO_LINE.search(headers)
     if not m:
         return []
