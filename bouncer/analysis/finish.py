@@ -43,6 +43,9 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     diagnostic = _unfold(diagnostic, reply_code)
     status = prefer(found.status, find_status(diagnostic), reply_code)
     command = found.command or find_command(diagnostic)
+    spec = found.spec
+    if spec == "X-POSTFIX" and reply_code:
+        spec = "SMTP"  # Postfix's own wording around a remote server's SMTP reply
     hint = found.reason
     if hint is None or hint in RETRY:
         # the provider's documented codes are more precise than generic phrases
@@ -53,7 +56,7 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
             diagnostic=diagnostic,
             action=found.action,
             command=command,
-            spec=found.spec,
+            spec=spec,
             reply_code=reply_code,
             hint=hint,
         )
@@ -61,7 +64,7 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     if reason in _NO_STATUS:
         status, reply_code = "", ""
     elif not status:
-        temporary = reply_code.startswith("4") or (not reply_code and found.action == "delayed")
+        temporary = found.temporary or reply_code.startswith("4") or (not reply_code and found.action == "delayed")
         status = pseudo_status(reason, temporary)
     if reply_code and status and reply_code[0] != status[0]:
         reply_code = ""

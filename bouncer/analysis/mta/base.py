@@ -27,6 +27,7 @@ class Found:
     command: str = ""
     reason: Reason | None = None  # set when the format states the reason outright
     feedback_type: str = ""
+    temporary: bool = False  # the failure itself was a passing one (4xx), retried until given up
 
 
 @dataclass(slots=True)

@@ -49,7 +49,7 @@ STRONG_TEXT = re.compile(
 _PERSONAL_SUBJECT = re.compile(r"^\s*(?:re|fw|fwd|aw|wg|tr|sv|vs|rv|enc)\s*(?:\[\d+\])?\s*:", re.I)
 
 # "<user@host>:" or "user@host:" at a line start, then the reason on the same or next lines
-_COLON_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]*:[ \t]*(.*)$", re.M)
+_COLON_LINE = re.compile(r"^[ \t]*[\"<]?(" + ADDRESS_RE.pattern + r")[\">]?[ \t]*:[ \t]*(.*)$", re.M)
 # an address alone on its (usually indented) line, possibly with <> or a trailing comment
 _ALONE_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]*(?:\([^)\n]{0,200}\))?[ \t]*$", re.M)
 # Sendmail: "550 5.1.1 <user@host>... User unknown" / "<user@host>... User unknown"

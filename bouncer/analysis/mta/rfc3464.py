@@ -101,13 +101,22 @@ def supplement_from_text(report: Report, recipients: list[Found]) -> None:
         at = lowered.find(item.address)
         if at >= 0:
             # the address's paragraph and the one after it (Sendmail puts the reason and
-            # the session transcript there)
-            start = lowered.rfind("\n\n", 0, at)
+            # the session transcript there), up to where the next recipient's words begin
             end = lowered.find("\n\n", at)
             if end >= 0 and end - at < 200:
                 following = lowered.find("\n\n", end + 2)
                 end = following if following >= 0 else len(text)
-            paragraph = text[start + 2 if start >= 0 else 0 : end if end >= 0 else len(text)][:2000]
+            end = end if end >= 0 else len(text)
+            line_end = lowered.find("\n", at)
+            for other in recipients:
+                if other is not item and line_end >= 0:
+                    next_at = lowered.find("\n" + other.address, line_end - 1, end)
+                    if next_at < 0:
+                        next_at = lowered.find("\n<" + other.address, line_end - 1, end)
+                    if next_at >= 0:
+                        end = next_at
+            start = lowered.rfind("\n", 0, at) + 1  # from the address's own line
+            paragraph = text[start:end][:2000]
         if not item.diagnostic and paragraph:
             cleaned = " ".join(paragraph.split())
             item.diagnostic = cleaned

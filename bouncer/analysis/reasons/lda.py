@@ -14,6 +14,8 @@ _AGENT = re.compile(
     r"\b(?:mail\.local|procmail|maildrop|dovecot|lda\(|lmtp\(|vdelivermail|deliver\(|local delivery)", re.I
 )
 _WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
+    # the agent failing to write names the user too ("couldn't create ...: no such user")
+    (re.compile(r"couldn't create|can't create|permission denied|cannot open", re.I), R.MAILERERROR),
     (
         re.compile(r"unknown user|user unknown|no such user|invalid user|user does not exist|unknown mailbox", re.I),
         R.USERUNKNOWN,
@@ -22,7 +24,6 @@ _WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
         re.compile(r"quota exceeded|mailbox is full|over quota|disk quota|mailbox full|not enough disk space", re.I),
         R.MAILBOXFULL,
     ),
-    (re.compile(r"couldn't create|can't create|permission denied|cannot open", re.I), R.MAILERERROR),
 )
 
 

@@ -547,6 +547,8 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "client host rejected",
         "your ip address is listed",
         "refused to talk to me",
+        "invalid ip for sending mail",
+        "esmtp not accepting connections",
         "access denied for ip",
         "not accepting mail from your ip",
         "banned sending ip",
