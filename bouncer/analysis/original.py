@@ -196,7 +196,7 @@ def decoded_body(part: Message, limit: int) -> bytes:
     Done by hand rather than with ``get_payload(decode=True)`` so that a 20 MB part costs
     only the prefix we read, and a broken encoding yields what can be read instead of nothing.
     """
-    payload = part.get_payload()
+    payload = _payload_of(part)
     if not isinstance(payload, str):
         return b""
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
@@ -258,7 +258,7 @@ def _parts(msg: Message) -> Iterator[tuple[Message, str]]:
         seen += 1
         ctype = part.get_content_type()
         if ctype.startswith("multipart/") and not (depth and _is_headerless_copy(part)):
-            payload = part.get_payload()
+            payload = _payload_of(part)
             if isinstance(payload, list):
                 if depth < 16:
                     stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
@@ -266,9 +266,19 @@ def _parts(msg: Message) -> Iterator[tuple[Message, str]]:
         yield part, ctype  # a leaf, a message/* part, or a multipart the parser could not split
 
 
+def _payload_of(part: Message) -> object:
+    """The payload as the parser stored it: a list of parts, or the undecoded body text.
+
+    Not ``get_payload()``: for a text payload it re-encodes the whole body only to look for
+    surrogates (a transient copy of a 20 MB attachment, and its time), and with a hostile
+    charset parameter (one holding a NUL) it raises. We decode what we need ourselves.
+    """
+    return getattr(part, "_payload", None)
+
+
 def _inner_message(part: Message) -> Message | None:
     """The message a message/* part carries, undoing a transfer encoding it should not have."""
-    payload = part.get_payload()
+    payload = _payload_of(part)
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if isinstance(payload, list):
         inner = next((p for p in payload if isinstance(p, Message)), None)
@@ -276,7 +286,7 @@ def _inner_message(part: Message) -> Message | None:
             return None
         if cte == "base64" and not inner.keys():
             # The parser read base64 text as a header-less message: its body is the encoding.
-            body = inner.get_payload()
+            body = _payload_of(inner)
             if isinstance(body, str):
                 return _parse(_b64_decode(body[: ORIGINAL_LIMIT // 3 * 4 + ORIGINAL_LIMIT // 38]))
         if cte == "quoted-printable":
