@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import TYPE_CHECKING
 
-from bouncer.analysis.original import message_id, original_parts, returned_originals, text_bytes
+from bouncer.analysis.original import PartWalks, header_values, message_id, original_texts, returned_originals
 from bouncer.analysis.tracker import (
     key_from_body,
     key_from_camptrackid,
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 MAX_NESTING = 3
 # Text parts of one original we read for links.
 MAX_BODY_PARTS = 30
+_KEY_HEADERS = frozenset({"x-camptrackid", "list-unsubscribe"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,41 +41,45 @@ def find_campaign(report: Message, options: AnalysisOptions) -> CampaignRef:
     has a key wins. No key found means ``None``; nothing is guessed.
     """
     first_id: str | None = None
-    for original in _originals(report):
+    walks = PartWalks()
+    for original in _originals(report, walks):
         found_id = message_id(original)
         if first_id is None:
             first_id = found_id
-        key = tracker_key_of(original, options.tracker_patterns)
+        key = tracker_key_of(original, options.tracker_patterns, walks)
         if key is not None:
             return CampaignRef(tracker_key=key, original_message_id=found_id or first_id)
     return CampaignRef(original_message_id=first_id)
 
 
-def tracker_key_of(original: Message, patterns: Sequence[re.Pattern[str]] = ()) -> str | None:
+def tracker_key_of(
+    original: Message, patterns: Sequence[re.Pattern[str]] = (), walks: PartWalks | None = None
+) -> str | None:
     """The key one original message carries, by the CRM's order of authority.
 
     The header ``X-CampTrackID`` is what the CRM sets on purpose; ``List-Unsubscribe`` next;
     then links in the body (opt-out, tracked link, open pixel); then deployment patterns.
     When an original carries two different keys, the header's wins.
     """
-    key = key_from_camptrackid(_header_values(original, "X-CampTrackID"))
+    headers = header_values(original, _KEY_HEADERS)
+    key = key_from_camptrackid(headers.get("x-camptrackid", ()))
     if key is None:
-        key = key_from_list_unsubscribe(_header_values(original, "List-Unsubscribe"))
+        key = key_from_list_unsubscribe(headers.get("list-unsubscribe", ()))
     if key is not None:
         return key
-    bodies = [text_bytes(part) for part, _ in zip(original_parts(original), range(MAX_BODY_PARTS), strict=False)]
+    bodies = [body for body, _ in zip(original_texts(original, walks=walks), range(MAX_BODY_PARTS), strict=False)]
     for body in bodies:
         key = key_from_body(body)
         if key is not None:
             return key
     if patterns:
-        headers = "\n".join(f"{name}: {value}" for name, value in original.items())
-        texts = [headers, *(body.decode("utf-8", "replace") for body in bodies)]
+        header_text = "\n".join(f"{name}: {value}" for name, value in original.items())
+        texts = [header_text, *(body.decode("utf-8", "replace") for body in bodies)]
         return key_from_patterns(patterns, texts)
     return None
 
 
-def _originals(report: Message) -> Iterator[Message]:
+def _originals(report: Message, walks: PartWalks) -> Iterator[Message]:
     """Every returned original, then the messages attached to those (breadth first).
 
     An original may carry the campaign mail as an attached message in turn: a bounce of a
@@ -82,17 +87,13 @@ def _originals(report: Message) -> Iterator[Message]:
     messages count, never text quoted in it.
     """
     level: list[Message] = []
-    for found in returned_originals(report):  # lazily: the first copy usually has the key
+    for found in returned_originals(report, walks=walks):  # lazily: the first copy usually has the key
         level.append(found.message)
         yield found.message
     for _ in range(MAX_NESTING - 1):
         inner: list[Message] = []
         for original in level:
-            for found in returned_originals(original, inline=False):
+            for found in returned_originals(original, inline=False, walks=walks):
                 inner.append(found.message)
                 yield found.message
         level = inner
-
-
-def _header_values(msg: Message, name: str) -> list[str]:
-    return [str(value) for value in msg.get_all(name, [])]
