@@ -223,12 +223,6 @@ def original_texts(original: Message, limit: int = TEXT_LIMIT, walks: PartWalks 
             yield _searchable(found, _decoded(found, limit))
 
 
-def decoded_body(part: Message, limit: int) -> bytes:
-    """A leaf part's body with its transfer encoding undone, at most about ``limit`` bytes."""
-    headers = _header_map(part)
-    return _decoded(_Part(part, _content_type(headers), headers), limit)
-
-
 def _decoded(found: _Part, limit: int) -> bytes:
     """Done by hand rather than with ``get_payload(decode=True)``: a 20 MB part costs only the
     prefix we read, and a broken encoding yields what can be read instead of nothing."""
