@@ -410,6 +410,12 @@ service lmtp {{
 service imap {{
   process_limit = 2000
 }}
+# No brute-force penalty: wrong-password tests must not slow down the logins after them.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 """
         )
         (self.root / "state").mkdir(exist_ok=True)

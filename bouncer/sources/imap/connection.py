@@ -23,7 +23,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, TypeVar
@@ -46,6 +46,7 @@ __all__ = [
     "ImapSession",
     "ImapTimeout",
     "ImapTlsError",
+    "MessageInfo",
     "SelectedFolder",
     "Step",
     "StepName",
@@ -166,6 +167,13 @@ class SelectedFolder:
     uidnext: int | None
     exists: int
     read_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInfo:
+    uid: int
+    size: int  # RFC822.SIZE
+    internaldate: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -758,40 +766,47 @@ class ImapSession:
         # "n:*" always includes the highest UID even when it is below n (RFC 3501 6.4.8)
         return sorted(uid for uid in uids if uid >= first_uid)
 
-    async def fetch_messages(self, uids: Sequence[int], max_bytes: int) -> list[ImapMessage]:
+    async def fetch_info(self, uids: Sequence[int]) -> dict[int, MessageInfo]:
+        """Size and INTERNALDATE of these UIDs (those that still exist)."""
+        if not uids:
+            return {}
+        records = await self._fetch(uid_set(uids), "(UID RFC822.SIZE INTERNALDATE)")
+        return {
+            r.uid: MessageInfo(uid=r.uid, size=r.size, internaldate=r.internaldate)
+            for r in records
+            if r.uid is not None and r.size is not None
+        }
+
+    async def fetch_messages(
+        self, uids: Sequence[int], max_bytes: int, *, info: Mapping[int, MessageInfo] | None = None
+    ) -> list[ImapMessage]:
         """The messages with these UIDs, oldest first, without setting ``\\Seen`` (BODY.PEEK).
 
         A message larger than ``max_bytes`` comes back as its header only, ``truncated``.
-        Messages that no longer exist (expunged meanwhile) are left out.
+        Messages that no longer exist (expunged meanwhile) are left out. ``info`` saves a
+        round trip when :meth:`fetch_info` was already called for these UIDs.
         """
         if not uids:
             return []
-        meta = await self._fetch(uid_set(uids), "(UID RFC822.SIZE INTERNALDATE)")
-        known = {r.uid: r for r in meta if r.uid is not None and r.size is not None}
-        whole = [uid for uid in uids if uid in known and (known[uid].size or 0) <= max_bytes]
-        big = [uid for uid in uids if uid in known and (known[uid].size or 0) > max_bytes]
+        known = dict(info) if info is not None else await self.fetch_info(uids)
+        whole = [uid for uid in uids if uid in known and known[uid].size <= max_bytes]
+        big = [uid for uid in uids if uid in known and known[uid].size > max_bytes]
         bodies: dict[int, bytes] = {}
-        if whole:
-            for record in await self._fetch(uid_set(whole), "(UID BODY.PEEK[])"):
-                if record.uid is not None and record.body is not None:
-                    bodies[record.uid] = record.body
-        if big:
-            for record in await self._fetch(uid_set(big), "(UID BODY.PEEK[HEADER])"):
-                if record.uid is not None and record.body is not None:
-                    bodies[record.uid] = record.body
-        messages = []
-        for uid in sorted(bodies):
-            record = known[uid]
-            messages.append(
-                ImapMessage(
-                    uid=uid,
-                    size=record.size or len(bodies[uid]),
-                    internaldate=record.internaldate,
-                    raw=bodies[uid],
-                    truncated=uid in big,
-                )
+        for subset, items in ((whole, "(UID BODY.PEEK[])"), (big, "(UID BODY.PEEK[HEADER])")):
+            if subset:
+                for record in await self._fetch(uid_set(subset), items):
+                    if record.uid is not None and record.body is not None:
+                        bodies[record.uid] = record.body
+        return [
+            ImapMessage(
+                uid=uid,
+                size=known[uid].size,
+                internaldate=known[uid].internaldate,
+                raw=bodies[uid],
+                truncated=uid in big,
             )
-        return messages
+            for uid in sorted(bodies)
+        ]
 
     async def fetch_flags(self, uids: Sequence[int]) -> dict[int, frozenset[str]]:
         records = await self._fetch(uid_set(uids), "(UID FLAGS)")
@@ -839,30 +854,45 @@ class ImapSession:
         response = await self._ok(self.client.noop(), "NOOP")
         return [bytes(line) for line in response.lines if isinstance(line, bytes)]
 
-    async def idle(self, max_seconds: float) -> list[bytes]:
-        """IDLE (RFC 2177) until the server reports something or ``max_seconds`` pass; then DONE.
+    async def idle(self, max_seconds: float, wake: asyncio.Event | None = None) -> list[bytes]:
+        """IDLE (RFC 2177) until the server reports something, ``wake`` is set, or ``max_seconds`` pass.
 
-        Returns the untagged lines the server pushed (``b"5 EXISTS"``...), empty on timeout.
+        Then DONE. Returns the untagged lines the server pushed (``b"5 EXISTS"``...), empty
+        when nothing came.
         """
         client = self.client
         queue = client.protocol.idle_queue
         while not queue.empty():  # pushes that came after the last IDLE ended: stale
             queue.get_nowait()
+        if wake is not None and wake.is_set():
+            return []
         idle = await self._call(client.idle_start(timeout=max_seconds + 60), self.server.timeout)
         pushed: list[bytes] = []
+        getter = asyncio.ensure_future(queue.get())
+        waiters: set[asyncio.Future[Any]] = {getter}
+        if wake is not None:
+            waiters.add(asyncio.ensure_future(wake.wait()))
         try:
             try:
-                batch = await self._call(queue.get(), max_seconds)
-                pushed.extend(bytes(line) for line in batch if isinstance(line, bytes | bytearray))
+                await self._call(asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED), max_seconds)
             except ImapTimeout:
                 self._broken = False  # an IDLE that saw nothing is not a broken connection
+            if getter.done() and not getter.cancelled():
+                pushed.extend(bytes(line) for line in getter.result() if isinstance(line, bytes | bytearray))
         finally:
+            for waiter in waiters:
+                waiter.cancel()
             if self.usable:
                 client.idle_done()
                 response = await self._call(idle, self.server.timeout)
                 if response.result != "OK":
                     raise ImapProtocolError(f"IDLE failed: {_response_text(response)}")
         return [line for line in pushed if line != b"stop_wait_server_push"]
+
+    def interrupt_idle(self) -> None:
+        """Make a running :meth:`idle` end now (it sends DONE and returns what it has)."""
+        if self.client.protocol.has_pending_idle_command():
+            self.client.protocol.idle_queue.put_nowait(list(aioimaplib.STOP_WAIT_SERVER_PUSH))
 
     # ending
 
