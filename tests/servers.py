@@ -510,6 +510,23 @@ service anvil {{
             marker = text.find("APPENDUID")
             return int(text[marker:].split()[2].rstrip("]")) if marker >= 0 else 0
 
+    def drop_into_maildir(self, user: MailUser, raw: bytes, folder: str = "INBOX") -> Path:
+        """Deliver by writing the Maildir directly, as an MDA would; works while Dovecot is stopped."""
+        base = user.maildir if folder == "INBOX" else user.maildir / f".{folder.replace('/', '.')}"
+        for sub in ("tmp", "new", "cur"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        for path in (user.maildir.parent, user.maildir, base, base / "tmp", base / "new", base / "cur"):
+            if os.geteuid() == 0:
+                os.chown(path, self.owner.pw_uid, self.owner.pw_gid)
+        name = f"{time.time():.6f}.{secrets.token_hex(6)}.bouncer-test"
+        staging = base / "tmp" / name
+        staging.write_bytes(raw)
+        if os.geteuid() == 0:
+            os.chown(staging, self.owner.pw_uid, self.owner.pw_gid)
+        final = base / "new" / name
+        staging.rename(final)
+        return final
+
     def messages(self, user: MailUser, folder: str) -> dict[int, tuple[set[str], bytes]]:
         """UID -> (flags, raw) of every message in a folder, read without setting \\Seen."""
         with self.session(user) as client:

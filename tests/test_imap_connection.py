@@ -112,7 +112,9 @@ async def test_folders_by_name_and_special_use(dovecot: Dovecot, mail_user: Mail
         with pytest.raises(FolderNotFound, match="Archive"):
             await session.select("Archive")
         selected = await session.select("Café/Entrée")
-        assert selected.uidvalidity > 0 and selected.exists == 0
+        assert selected.uidvalidity > 0 and selected.exists == 0 and not selected.read_only
+        examined = await session.select("INBOX", read_only=True)  # what `bouncer check` uses
+        assert examined.read_only and examined.uidvalidity > 0
     finally:
         await session.logout()
 

@@ -11,7 +11,16 @@ from typing import Any
 
 import pytest
 import structlog
-from servers import Dovecot, MailUser, account_config, imap_config, simple_mail, wait_for
+from servers import (
+    Dovecot,
+    MailUser,
+    Postfix,
+    account_config,
+    imap_config,
+    send_campaign_mail_async,
+    simple_mail,
+    wait_for,
+)
 
 from bouncer.sources.base import Checkpoint, Disposition, FetchedMessage, Handled, PendingDisposition
 from bouncer.sources.imap.connection import FolderNotFound, ImapSession, open_imap
@@ -223,7 +232,8 @@ async def test_folder_by_special_use_and_missing_folder(dovecot: Dovecot, mail_u
 
     with pytest.raises(FolderNotFound):
         await FolderWatcher(account_config(dovecot, mail_user), "Rebotes", pipeline, options=FAST).run_once()
-    assert "Rebotes" in pipeline.failures[-1] and "INBOX" in pipeline.failures[-1]
+    assert "'Rebotes' does not exist. Existing folders:" in pipeline.failures[-1]
+    assert "INBOX" in pipeline.failures[-1] and "Junk" in pipeline.failures[-1]
 
 
 async def test_idle_delivers_new_mail_quickly_and_stops_promptly(dovecot: Dovecot, mail_user: MailUser) -> None:
@@ -272,11 +282,16 @@ async def test_server_restart_mid_run_reconnects_and_catches_up(running_dovecot:
         await wait_for(lambda: watcher.status.state == "idle", timeout=10)
         await asyncio.to_thread(dovecot.stop)
         await wait_for(lambda: watcher.status.state == "backoff", timeout=5)
-        assert pipeline.failures and watcher.status.last_error
+        assert pipeline.failures and watcher.status.last_error and watcher.status.next_retry
+        # Mail keeps arriving while the IMAP server is down (the MDA writes the Maildir).
+        missed = simple_mail("while down")
+        dovecot.drop_into_maildir(mail_user, missed)
         await asyncio.to_thread(dovecot.start)
-        uid = await asyncio.to_thread(dovecot.append, mail_user, "INBOX", simple_mail("after restart"))
-        await wait_for(lambda: uid in pipeline.arrival, timeout=10)
+        await wait_for(lambda: any(m.raw == missed for m in pipeline.handled), timeout=10)
         await wait_for(lambda: watcher.status.state == "idle" and watcher.status.last_error is None, timeout=5)
+        uid = await asyncio.to_thread(dovecot.append, mail_user, "INBOX", simple_mail("after restart"))
+        await wait_for(lambda: uid in pipeline.arrival, timeout=5)
+        assert len(dovecot.messages(mail_user, "Processed")) >= 1
     finally:
         watcher.request_stop()
         await asyncio.wait_for(task, 5)
@@ -330,3 +345,29 @@ def test_backoff_grows_with_jitter_up_to_the_cap() -> None:
     assert all(0.5 <= d <= 1.0 for d in first) and len(set(first)) > 1
     assert all(150 <= backoff_delay(20) <= 300 for _ in range(50))
     assert 4 <= backoff_delay(3) <= 8
+
+
+async def test_postfix_bounce_reaches_the_watcher_within_two_seconds(
+    dovecot: Dovecot, postfix: Postfix, mail_user: MailUser
+) -> None:
+    """SMTP acceptance -> Postfix DSN -> LMTP -> IDLE push -> pipeline, timed."""
+    pipeline = MemoryPipeline()
+    watcher = FolderWatcher(account_config(dovecot, mail_user), "INBOX", pipeline, options=FAST)
+    task = asyncio.create_task(watcher.run())
+    try:
+        await wait_for(lambda: watcher.status.state == "idle", timeout=10)
+        latencies = []
+        for i in range(3):
+            before = len(pipeline.handled)
+            sent = time.monotonic()
+            await send_campaign_mail_async(
+                postfix.smtp_port, f"gone-{i}@{postfix.domain}", f"tracker-{i}", mail_user.address
+            )
+            await wait_for(lambda before=before: len(pipeline.handled) > before, timeout=5, interval=0.01)
+            latencies.append(time.monotonic() - sent)
+        dsn = pipeline.handled[-1].raw
+        assert b"multipart/report" in dsn and b"X-CampTrackID: tracker-2" in dsn
+        assert max(latencies) < 2.0, latencies
+    finally:
+        watcher.request_stop()
+        await asyncio.wait_for(task, 5)

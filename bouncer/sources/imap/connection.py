@@ -124,10 +124,10 @@ class FolderNotFound(ImapError):
         names = [f.name for f in existing]
         close = difflib.get_close_matches(folder, names, n=1, cutoff=0.6)
         special = [f"{f.name} ({' '.join(f.special_use)})" for f in existing if f.special_use]
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
         listing = ", ".join(names) if names else "(none)"
         uses = f"; special-use folders: {', '.join(special)}" if folder.startswith("\\") and special else ""
-        super().__init__(f"folder '{folder}' does not exist{hint} Existing folders: {listing}{uses}")
+        super().__init__(f"folder '{folder}' does not exist{hint}. Existing folders: {listing}{uses}")
         self.folder = folder
         self.existing = tuple(existing)
 
