@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 import random
 import signal
@@ -32,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 
 import structlog
 
@@ -44,7 +43,7 @@ from bouncer.pipeline import AccountPipeline, Analyser, PipelineCore, RecordStor
 from bouncer.store import Store
 from bouncer.store.migrate import upgrade
 
-__all__ = ["Supervisor", "Watcher", "WatcherFactory", "make_watcher", "run_daemon", "sd_notify", "serve"]
+__all__ = ["ImapWatcher", "Supervisor", "Watcher", "WatcherFactory", "make_watcher", "run_daemon", "sd_notify", "serve"]
 
 STOP_GRACE = 8.0  # seconds a watcher gets to finish its batch; systemd's TimeoutStopSec is 15 s
 ONCE_CONCURRENCY = 32  # folders drained at the same time by --once
@@ -68,16 +67,36 @@ class Watcher(Protocol):
 WatcherFactory = Callable[[AccountConfig, str, AccountPipeline], Watcher]
 
 
+class ImapWatcher:
+    """The IMAP :class:`~bouncer.sources.imap.watcher.FolderWatcher` in the daemon's Watcher shape."""
+
+    def __init__(self, account: AccountConfig, folder: str, pipeline: AccountPipeline) -> None:
+        from bouncer.sources.imap.watcher import FolderWatcher
+
+        self.watcher = FolderWatcher(account, folder, pipeline)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async def relay_stop() -> None:
+            await stop.wait()
+            self.watcher.request_stop()  # finishes the batch in hand, logs out
+
+        relay = asyncio.create_task(relay_stop())
+        try:
+            await self.watcher.run()
+        finally:
+            relay.cancel()
+
+    async def drain(self) -> int:
+        await self.watcher.run_once()
+        return self.watcher.status.processed
+
+
 def make_watcher(account: AccountConfig, folder: str, pipeline: AccountPipeline) -> Watcher:
     if account.maildir is not None:
         from bouncer.sources.maildir import MaildirWatcher
 
         return MaildirWatcher(account, folder, pipeline)
-    try:
-        imap = importlib.import_module("bouncer.sources.imap")
-    except ImportError:
-        raise BouncerError(f"account {account.name}: IMAP accounts are not supported by this build") from None
-    return cast(Watcher, imap.ImapWatcher(account, folder, pipeline))
+    return ImapWatcher(account, folder, pipeline)
 
 
 # --- systemd ---------------------------------------------------------------------------
