@@ -58,6 +58,16 @@ _O365_SMTP_AUTH_OFF = (
     "(Exchange admin center > the mailbox > Manage email apps > Authenticated SMTP), or use OAuth2."
 )
 
+_GMAIL_CREDENTIALS = (
+    "Google refused the username or password: check them, and if the account has 2-step verification "
+    "use a 16-character app password (a Google Workspace account may need its administrator to allow "
+    "2-step verification first; Workspace domains are advised to use smtp-relay.gmail.com). " + GMAIL_LIMITS
+)
+_O365_IMAP_OAUTH2 = (
+    "Microsoft has switched off password logins for IMAP in Exchange Online: this account needs OAuth2 "
+    "(an app registration with IMAP.AccessAsApp or IMAP.AccessAsUser.All), a password will not work."
+)
+
 # Order matters: the first rule that matches wins, so specific rules come before generic ones.
 _REPLY_RULES: tuple[_ReplyRule, ...] = (
     _ReplyRule(
@@ -75,18 +85,14 @@ _REPLY_RULES: tuple[_ReplyRule, ...] = (
         _BOTH,
         re.compile(r"username and password not accepted|badcredentials|invalid credentials", re.IGNORECASE),
         GMAIL_HOST,
-        "Google refused the username or password: check them, and if the account has 2-step verification "
-        "use a 16-character app password (a Google Workspace account may need its administrator to allow "
-        "2-step verification first; Workspace domains are advised to use smtp-relay.gmail.com). " + GMAIL_LIMITS,
+        _GMAIL_CREDENTIALS,
     ),
     _ReplyRule(
         "gmail-bad-credentials",
         _SMTP,
         re.compile(r"^535\b.*5\.7\.8\b.*username and password not accepted", re.IGNORECASE),
         None,
-        "Google refused the username or password: check them, and if the account has 2-step verification "
-        "use a 16-character app password (a Google Workspace account may need its administrator to allow "
-        "2-step verification first; Workspace domains are advised to use smtp-relay.gmail.com). " + GMAIL_LIMITS,
+        _GMAIL_CREDENTIALS,
     ),
     _ReplyRule(
         "office365-smtp-auth-disabled",
@@ -114,8 +120,16 @@ _REPLY_RULES: tuple[_ReplyRule, ...] = (
         _IMAP,
         re.compile(r"authenticate failed|login failed", re.IGNORECASE),
         OFFICE365_HOST,
-        "Microsoft has switched off password logins for IMAP in Exchange Online: this account needs OAuth2 "
-        "(an app registration with IMAP.AccessAsApp or IMAP.AccessAsUser.All), a password will not work.",
+        _O365_IMAP_OAUTH2,
+    ),
+    # Exchange's exact wording, for a custom host name that points at Exchange Online; Dovecot,
+    # Courier and Cyrus word their failures differently ("[AUTHENTICATIONFAILED] ...").
+    _ReplyRule(
+        "office365-imap-oauth2",
+        _IMAP,
+        re.compile(r"^(NO )?AUTHENTICATE failed\.?$"),
+        None,
+        _O365_IMAP_OAUTH2,
     ),
     _ReplyRule(
         "smtp-auth-failed",
