@@ -1,0 +1,161 @@
+"""Alert mails when a folder stops working, and when it works again.
+
+``alerts: {to: [ops@example.org], after: 15m}``: one mail through ``smtp.system`` when a
+folder has been failing for longer than ``after`` (with the last error and its hint), and
+one when it recovers. Never more than one mail per folder per hour: a flapping folder
+produces at most one mail an hour, and what the operator last heard converges on the
+truth (a recovery that comes within the hour is told at the end of that hour, unless the
+folder has failed again meanwhile, in which case there is nothing new to tell).
+
+:class:`FolderAlerts` is a pure state machine: the daemon feeds it folder events
+(:meth:`~FolderAlerts.failed`, :meth:`~FolderAlerts.ok`, e.g. from its
+``Pipeline.folder_failed``/``folder_ok``) and calls :meth:`~FolderAlerts.tick` about once
+a minute so that time passing alone can trigger a mail. The clock and the sender are
+injected; :func:`smtp_sender` is the real sender. A mail that cannot be sent is retried
+at the next event or tick after ``retry_after`` seconds, and never raises into the daemon.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+
+from bouncer.config import AlertsConfig, SmtpAccountConfig
+from bouncer.logs import get_logger
+from bouncer.smtp import send_message
+
+MIN_INTERVAL = 3600.0  # at most one mail per folder per hour
+RETRY_AFTER = 300.0  # a mail that could not be sent is tried again after this
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMail:
+    account: str
+    folder: str
+    kind: str  # "failing" or "recovered"
+    subject: str
+    body: str
+
+
+Sender = Callable[[AlertMail], Awaitable[None]]
+
+
+@dataclass
+class _FolderState:
+    failing_since: float | None = None  # monotonic time of the first failure in this run of failures
+    failing_since_wall: datetime | None = None
+    last_error: str = ""
+    last_hint: str | None = None
+    reported_failing: bool = False  # what the operator was last told
+    last_sent: float | None = None
+    last_attempt: float | None = None  # the last send that failed
+
+
+@dataclass
+class FolderAlerts:
+    config: AlertsConfig
+    send: Sender
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    min_interval: float = MIN_INTERVAL
+    retry_after: float = RETRY_AFTER
+    # One small entry per folder that ever failed, kept so that the hourly limit holds.
+    _folders: dict[tuple[str, str], _FolderState] = field(default_factory=dict)
+
+    async def failed(self, account: str, folder: str, error: str, hint: str | None = None) -> None:
+        """The folder's watcher failed (again) with ``error``; ``hint`` is the hint's sentence, if any."""
+        state = self._folders.setdefault((account, folder), _FolderState())
+        if state.failing_since is None:
+            state.failing_since = self.clock()
+            state.failing_since_wall = self.wall_clock()
+        state.last_error, state.last_hint = error, hint
+        await self._evaluate(account, folder, state)
+
+    async def ok(self, account: str, folder: str) -> None:
+        """The folder works (a successful connect, fetch or IDLE round)."""
+        state = self._folders.get((account, folder))
+        if state is None:
+            return
+        state.failing_since = state.failing_since_wall = None
+        await self._evaluate(account, folder, state)
+
+    async def tick(self) -> None:
+        """Let time act: a failure that has now lasted ``after``, a recovery whose hour is up."""
+        for (account, folder), state in list(self._folders.items()):
+            await self._evaluate(account, folder, state)
+
+    def _should_report_failing(self, state: _FolderState, now: float) -> bool:
+        return state.failing_since is not None and now - state.failing_since >= self.config.after
+
+    async def _evaluate(self, account: str, folder: str, state: _FolderState) -> None:
+        now = self.clock()
+        failing = self._should_report_failing(state, now)
+        if failing == state.reported_failing:
+            return
+        if state.last_sent is not None and now - state.last_sent < self.min_interval:
+            return  # told something within the hour: the next tick after it will tell the rest
+        if state.last_attempt is not None and now - state.last_attempt < self.retry_after:
+            return
+        mail = self._failing_mail(account, folder, state) if failing else self._recovered_mail(account, folder)
+        try:
+            await self.send(mail)
+        except Exception as exc:  # the alert path must never take the daemon down
+            state.last_attempt = now
+            get_logger(account=account, folder=folder).warning("alert_not_sent", kind=mail.kind, error=str(exc))
+            return
+        state.reported_failing = failing
+        state.last_sent = now
+        state.last_attempt = None
+
+    def _failing_mail(self, account: str, folder: str, state: _FolderState) -> AlertMail:
+        since = state.failing_since_wall or self.wall_clock()
+        minutes = max(1, round((self.wall_clock() - since).total_seconds() / 60))
+        lines = [
+            f"bouncer cannot process the folder {folder} of the account {account}: it has been failing "
+            f"since {since:%Y-%m-%d %H:%M} UTC ({minutes} minutes).",
+            "",
+            f"Last error: {state.last_error}",
+        ]
+        if state.last_hint:
+            lines += ["", f"What to do: {state.last_hint}"]
+        lines += [
+            "",
+            "Bounces stay in the folder and are processed when it works again; run `bouncer check --account "
+            f"{account}` to test the account step by step. You will get one more mail when it recovers.",
+        ]
+        return AlertMail(
+            account, folder, "failing", f"[bouncer] {account}/{folder} is failing", "\n".join(lines) + "\n"
+        )
+
+    def _recovered_mail(self, account: str, folder: str) -> AlertMail:
+        body = (
+            f"The folder {folder} of the account {account} works again "
+            f"(as of {self.wall_clock():%Y-%m-%d %H:%M} UTC); bouncer is processing it.\n"
+        )
+        return AlertMail(account, folder, "recovered", f"[bouncer] {account}/{folder} recovered", body)
+
+
+def alert_message(smtp: SmtpAccountConfig, to: tuple[str, ...], mail: AlertMail) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((smtp.from_name or "bouncer", smtp.from_address))
+    message["To"] = ", ".join(to)
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid("bouncer-alert", domain=smtp.from_address.rsplit("@", 1)[1])
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Bouncer-Alert"] = f"{mail.kind}; account={mail.account}; folder={mail.folder}"
+    message.set_content(mail.body)
+    return message
+
+
+def smtp_sender(smtp: SmtpAccountConfig, config: AlertsConfig) -> Sender:
+    """The real sender: one message to every ``alerts.to`` address through ``smtp`` (smtp.system)."""
+
+    async def send(mail: AlertMail) -> None:
+        await send_message(smtp, alert_message(smtp, config.to, mail), list(config.to))
+
+    return send
