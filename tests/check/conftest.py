@@ -1,6 +1,6 @@
 """Fixtures for `bouncer check`, the SMTP client, forwarding and alerts.
 
-* ``tls_files``: a private CA, a certificate it signs for ``localhost``, and a self-signed
+* ``peer_tls``: a private CA, a certificate it signs for ``localhost``, and a self-signed
   one, made with the openssl command (installed by scripts/test.sh).
 * ``scripted_smtp``: a few lines of asyncio that answer exactly as Gmail or Office 365 do
   for the failures a local Postfix cannot produce. It binds a free loopback port.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from smtp_peer import ScriptedSmtp, SmtpScript, TlsFiles
+from smtp_peer import PeerTls, ScriptedSmtp, SmtpScript
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -24,7 +24,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+def peer_tls(tmp_path_factory: pytest.TempPathFactory) -> PeerTls:
     folder = tmp_path_factory.mktemp("tls")
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     _openssl(
@@ -44,7 +44,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
         "-addext", "subjectAltName=DNS:localhost",
         cwd=folder,
     )  # fmt: skip
-    return TlsFiles(
+    return PeerTls(
         folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "self.pem", folder / "self.key"
     )
 

@@ -17,7 +17,7 @@ from bouncer.config import Config
 
 
 @dataclass(frozen=True)
-class TlsFiles:
+class PeerTls:
     ca: Path  # the private CA's certificate (what ca_file points to)
     cert: Path  # signed by the CA, for DNS:localhost only
     key: Path

@@ -8,7 +8,7 @@ from email import policy
 from email.message import EmailMessage
 
 import pytest
-from smtp_peer import SmtpScript, TlsFiles, smtp_config
+from smtp_peer import PeerTls, SmtpScript, smtp_config
 
 from bouncer.alerts import AlertMail, FolderAlerts, smtp_sender
 from bouncer.config import AlertsConfig
@@ -146,9 +146,9 @@ async def test_a_mail_that_cannot_be_sent_is_retried_later_and_never_raises() ->
     assert outbox.kinds == [("INBOX", "failing")]
 
 
-async def test_smtp_sender_sends_to_every_address(scripted_smtp, tls_files: TlsFiles) -> None:
-    peer = await scripted_smtp(SmtpScript(tls=tls_files.server_context()))
-    server = smtp_config(peer.port, ca_file=str(tls_files.ca)).smtp["system"]
+async def test_smtp_sender_sends_to_every_address(scripted_smtp, peer_tls: PeerTls) -> None:
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context()))
+    server = smtp_config(peer.port, ca_file=str(peer_tls.ca)).smtp["system"]
     config = AlertsConfig(to=("ops@example.org", "oncall@example.org"), after=60)
     await smtp_sender(server, config)(AlertMail("acme", "INBOX", "failing", "[bouncer] acme/INBOX is failing", "b\n"))
     assert len(peer.messages) == 1
@@ -210,22 +210,22 @@ def test_forward_of_a_bare_lf_message_without_headers_we_expect() -> None:
     assert "only its header is attached" in next(iter(message.iter_parts())).get_content()  # type: ignore[attr-defined]
 
 
-async def test_forward_message_through_smtp(scripted_smtp, tls_files: TlsFiles) -> None:
-    peer = await scripted_smtp(SmtpScript(tls=tls_files.server_context()))
-    server = smtp_config(peer.port, ca_file=str(tls_files.ca)).smtp["system"]
+async def test_forward_message_through_smtp(scripted_smtp, peer_tls: PeerTls) -> None:
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context()))
+    server = smtp_config(peer.port, ca_file=str(peer_tls.ca)).smtp["system"]
     await forward_message(server, "ops@example.org", ORIGINAL, "acme-bounces")
     assert len(peer.messages) == 1
     assert ORIGINAL.replace(b"\r\n.\r\n", b"\r\n..\r\n") in peer.messages[0]  # dot-stuffed on the wire
 
 
-async def test_forward_refused_raises_with_hint(scripted_smtp, tls_files: TlsFiles) -> None:
+async def test_forward_refused_raises_with_hint(scripted_smtp, peer_tls: PeerTls) -> None:
     peer = await scripted_smtp(
         SmtpScript(
-            tls=tls_files.server_context(),
+            tls=peer_tls.server_context(),
             auth_reply="535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
         )
     )
-    server = smtp_config(peer.port, ca_file=str(tls_files.ca)).smtp["system"]
+    server = smtp_config(peer.port, ca_file=str(peer_tls.ca)).smtp["system"]
     with pytest.raises(SmtpError) as caught:
         await forward_message(server, "ops@example.org", ORIGINAL, "acme-bounces")
     assert caught.value.stage == "auth" and caught.value.code == 535

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from smtp_peer import SmtpScript, TlsFiles, smtp_config
+from smtp_peer import PeerTls, SmtpScript, smtp_config
 
 from bouncer.check import collect
 from bouncer.check.result import Report, Status
@@ -58,9 +58,9 @@ def assert_no_secret(text: str) -> None:
     assert base64.b64encode(f"\0crm@example.org\0{PASSWORD}".encode()).decode() not in text
 
 
-async def test_every_step_ok_with_starttls_and_a_private_ca(scripted_smtp, tls_files: TlsFiles) -> None:
-    peer = await scripted_smtp(SmtpScript(tls=tls_files.server_context()))
-    config = smtp_config(peer.port, ca_file=str(tls_files.ca))
+async def test_every_step_ok_with_starttls_and_a_private_ca(scripted_smtp, peer_tls: PeerTls) -> None:
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context()))
+    config = smtp_config(peer.port, ca_file=str(peer_tls.ca))
     report = await collect(config, send_test="ops@example.net")
     assert [s.name for s in report.steps] == ["dns", "tcp", "greeting", "tls", "login", "sender", "send test"]
     assert all(s.status is Status.OK for s in report.steps), report.to_table()
@@ -74,11 +74,11 @@ async def test_every_step_ok_with_starttls_and_a_private_ca(scripted_smtp, tls_f
     assert "queued as 1A2B3C" in report.steps[-1].detail
 
 
-async def test_implicit_tls(scripted_smtp, tls_files: TlsFiles) -> None:
+async def test_implicit_tls(scripted_smtp, peer_tls: PeerTls) -> None:
     peer = await scripted_smtp(
-        SmtpScript(tls=tls_files.server_context(), implicit_tls=True, extensions=("AUTH PLAIN", "8BITMIME"))
+        SmtpScript(tls=peer_tls.server_context(), implicit_tls=True, extensions=("AUTH PLAIN", "8BITMIME"))
     )
-    report = await collect(smtp_config(peer.port, security="tls", ca_file=str(tls_files.ca)))
+    report = await collect(smtp_config(peer.port, security="tls", ca_file=str(peer_tls.ca)))
     assert report.passed, report.to_table()
     assert peer.logins == [("crm@example.org", PASSWORD)]
 
@@ -94,9 +94,9 @@ async def test_implicit_tls(scripted_smtp, tls_files: TlsFiles) -> None:
         ("535 5.7.8 Error: authentication failed: authentication failure", "smtp-auth-failed"),
     ],
 )
-async def test_refused_login_gets_the_providers_hint(scripted_smtp, tls_files: TlsFiles, reply: str, hint: str) -> None:
-    peer = await scripted_smtp(SmtpScript(tls=tls_files.server_context(), auth_reply=reply))
-    report = await collect(smtp_config(peer.port, ca_file=str(tls_files.ca)))
+async def test_refused_login_gets_the_providers_hint(scripted_smtp, peer_tls: PeerTls, reply: str, hint: str) -> None:
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context(), auth_reply=reply))
+    report = await collect(smtp_config(peer.port, ca_file=str(peer_tls.ca)))
     step, detail, key = failed_step(report)
     assert (step, key) == ("login", hint)
     assert reply.split("\n")[-1].split(" ", 2)[1] in detail  # the enhanced status code is shown
@@ -104,17 +104,17 @@ async def test_refused_login_gets_the_providers_hint(scripted_smtp, tls_files: T
     assert_no_secret(report.to_table() + report.to_json())
 
 
-async def test_anonymous_sender_refused_by_office365(scripted_smtp, tls_files: TlsFiles) -> None:
-    peer = await scripted_smtp(SmtpScript(tls=tls_files.server_context(), mail_reply=O365_5757_ANONYMOUS))
-    config = smtp_config(peer.port, ca_file=str(tls_files.ca), username=None, password=None)
+async def test_anonymous_sender_refused_by_office365(scripted_smtp, peer_tls: PeerTls) -> None:
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context(), mail_reply=O365_5757_ANONYMOUS))
+    config = smtp_config(peer.port, ca_file=str(peer_tls.ca), username=None, password=None)
     report = await collect(config, send_test="ops@example.net")
     step, detail, key = failed_step(report)
     assert (step, key) == ("send test", "office365-smtp-auth-disabled")
     assert "5.7.57" in detail
 
 
-async def test_self_signed_certificate_needs_ca_file(scripted_smtp, tls_files: TlsFiles) -> None:
-    peer = await scripted_smtp(SmtpScript(tls=tls_files.server_context(self_signed=True)))
+async def test_self_signed_certificate_needs_ca_file(scripted_smtp, peer_tls: PeerTls) -> None:
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context(self_signed=True)))
     report = await collect(smtp_config(peer.port))
     step, detail, key = failed_step(report)
     assert (step, key) == ("tls", "tls-untrusted")
@@ -122,14 +122,14 @@ async def test_self_signed_certificate_needs_ca_file(scripted_smtp, tls_files: T
     assert peer.logins == []  # no password goes out over an unverified connection
 
 
-async def test_certificate_for_another_name(scripted_smtp, tls_files: TlsFiles) -> None:
-    peer = await scripted_smtp(SmtpScript(tls=tls_files.server_context()))
-    report = await collect(smtp_config(peer.port, host="127.0.0.1", ca_file=str(tls_files.ca)))
+async def test_certificate_for_another_name(scripted_smtp, peer_tls: PeerTls) -> None:
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context()))
+    report = await collect(smtp_config(peer.port, host="127.0.0.1", ca_file=str(peer_tls.ca)))
     assert failed_step(report)[::2] == ("tls", "tls-name-mismatch")
 
 
-async def test_private_ca_without_ca_file(scripted_smtp, tls_files: TlsFiles) -> None:
-    peer = await scripted_smtp(SmtpScript(tls=tls_files.server_context()))
+async def test_private_ca_without_ca_file(scripted_smtp, peer_tls: PeerTls) -> None:
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context()))
     report = await collect(smtp_config(peer.port))
     assert failed_step(report)[::2] == ("tls", "tls-untrusted")
 
@@ -171,9 +171,9 @@ async def test_server_that_never_greets(scripted_smtp) -> None:
     assert "greeting" in detail
 
 
-async def test_tls_spoken_to_a_plain_port(scripted_smtp, tls_files: TlsFiles) -> None:
-    peer = await scripted_smtp(SmtpScript(tls=tls_files.server_context()))
-    report = await collect(smtp_config(peer.port, security="tls", ca_file=str(tls_files.ca)))
+async def test_tls_spoken_to_a_plain_port(scripted_smtp, peer_tls: PeerTls) -> None:
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context()))
+    report = await collect(smtp_config(peer.port, security="tls", ca_file=str(peer_tls.ca)))
     assert failed_step(report)[::2] == ("greeting", "no-implicit-tls")
 
 
@@ -183,9 +183,9 @@ async def test_starttls_not_offered(scripted_smtp) -> None:
     assert failed_step(report)[::2] == ("tls", "starttls-unsupported")
 
 
-async def test_no_auth_offered(scripted_smtp, tls_files: TlsFiles) -> None:
-    peer = await scripted_smtp(SmtpScript(tls=tls_files.server_context(), extensions_after_tls=("8BITMIME",)))
-    report = await collect(smtp_config(peer.port, ca_file=str(tls_files.ca)))
+async def test_no_auth_offered(scripted_smtp, peer_tls: PeerTls) -> None:
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context(), extensions_after_tls=("8BITMIME",)))
+    report = await collect(smtp_config(peer.port, ca_file=str(peer_tls.ca)))
     assert failed_step(report)[::2] == ("login", "smtp-auth-not-offered")
 
 
