@@ -269,9 +269,13 @@ def smtp_auth_not_offered_hint(security: str) -> Hint:
 
 def tls_verify_hint(error: ssl.SSLCertVerificationError, host: str, has_ca_file: bool) -> Hint:
     """What to do about a certificate that did not verify (by OpenSSL's verify code)."""
-    code = error.verify_code
-    message = error.verify_message or str(error)
-    if code in (18, 19, 20, 21, 2) or "self-signed" in message or "self signed" in message:
+    return tls_reason_hint(error.verify_message or str(error), host, has_ca_file, error.verify_code)
+
+
+def tls_reason_hint(message: str, host: str, has_ca_file: bool, code: int | None = None) -> Hint:
+    """The same, from OpenSSL's explanation alone (``self-signed certificate``, ``Hostname mismatch``...)."""
+    untrusted = ("self-signed", "self signed", "local issuer", "issuer certificate")
+    if code in (18, 19, 20, 21, 2) or any(marker in message for marker in untrusted):
         extra = " (the ca_file given does not sign it)" if has_ca_file else ""
         return Hint(
             "tls-untrusted",

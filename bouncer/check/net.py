@@ -65,7 +65,7 @@ def certificate_outcome(host: str, certificate: CertificateInfo | None, now: dat
     if certificate is None:
         return Outcome("encrypted, but no certificate details were available", Status.WARN)
     days = certificate.days_left(now or datetime.now(UTC))
-    detail = f"{certificate.describe()} ({days} days left)"
+    detail = f"{certificate.describe()} ({days} day{'' if days == 1 else 's'} left)"
     if days < EXPIRY_WARNING_DAYS:
         return Outcome(detail, Status.WARN, tls_expiry_hint(host, days))
     return Outcome(detail)

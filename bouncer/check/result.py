@@ -72,8 +72,12 @@ class TargetRun:
     steps: list[Step] = field(default_factory=list)
     failed: bool = False
 
-    async def step(self, name: str, body: Callable[[], Awaitable[Outcome]]) -> bool:
-        """Run one step unless an earlier one failed; True when it passed (OK or WARN)."""
+    async def step(self, name: str, body: Callable[[], Awaitable[Outcome]], *, independent: bool = False) -> bool:
+        """Run one step unless an earlier one failed; True when it passed (OK or WARN).
+
+        An ``independent`` step's failure does not stop the steps after it (one missing
+        folder says nothing about the next one).
+        """
         if self.failed:
             return False
         started = time.perf_counter()
@@ -81,17 +85,23 @@ class TargetRun:
             outcome = await body()
         except StepFailed as exc:
             self._add(name, Status.FAIL, started, exc.detail, exc.hint)
-            self.failed = True
+            self.failed = not independent
             return False
         except Exception as exc:
             # SmtpError (and the IMAP client's errors) carry their own hint.
             hint = getattr(exc, "hint", None)
             detail = str(exc) or type(exc).__name__
             self._add(name, Status.FAIL, started, detail, hint if isinstance(hint, Hint) else None)
-            self.failed = True
+            self.failed = not independent
             return False
         self._add(name, outcome.status, started, outcome.detail, outcome.hint)
         return True
+
+    def record(self, name: str, status: Status, duration_ms: float, detail: str, hint: Hint | None = None) -> None:
+        """Add a step that something else ran and timed (the IMAP client reports its connection steps)."""
+        self.steps.append(Step(self.target, name, status, duration_ms, detail, hint))
+        if status is Status.FAIL:
+            self.failed = True
 
     def _add(self, name: str, status: Status, started: float, detail: str, hint: Hint | None) -> None:
         elapsed = (time.perf_counter() - started) * 1000
