@@ -1,17 +1,22 @@
 """The pure analysis core: raw message bytes in, an :class:`Analysis` out.
 
-Nothing here knows of IMAP, databases or asyncio.
+Nothing here knows of IMAP, databases or asyncio. ``analyse`` never raises: whatever it
+cannot read becomes ``not_bounce`` with ``error`` saying why.
 """
 
 from __future__ import annotations
 
+import email
 import re
 from dataclasses import dataclass
+from email.policy import compat32
 
 from bouncer.analysis.result import Analysis, Recipient
 from bouncer.analysis.taxonomy import Kind, Reason
 
-PARSER_VERSION = "0.0.1"
+PARSER_VERSION = "1.0.0"
+
+MAX_INPUT = 32 * 1024 * 1024  # bytes: beyond this only the head of a message is read
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +26,59 @@ class AnalysisOptions:
     tracker_patterns: tuple[re.Pattern[str], ...] = ()
 
 
+# Report kinds that answer a campaign mail: only these get a campaign lookup.
+_CAMPAIGN_KINDS = frozenset({Kind.BOUNCE, Kind.DELAY, Kind.COMPLAINT, Kind.AUTOREPLY, Kind.DELIVERED})
+
+
 def analyse(raw: bytes, options: AnalysisOptions | None = None) -> Analysis:
     """Analyse one message. Never raises."""
-    return Analysis(kind=Kind.NOT_BOUNCE, error="the analysis engine is not built yet")
+    try:
+        return _analyse(raw, options or AnalysisOptions())
+    except RecursionError:
+        return Analysis(kind=Kind.NOT_BOUNCE, error="the message is nested too deeply to read")
+    except MemoryError:
+        return Analysis(kind=Kind.NOT_BOUNCE, error="the message is too large to read")
+    except Exception as exc:  # never let one bad message stop the caller
+        return Analysis(kind=Kind.NOT_BOUNCE, error=f"could not analyse the message: {type(exc).__name__}: {exc}"[:300])
+
+
+def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
+    from bouncer.analysis.campaign import find_campaign
+    from bouncer.analysis.finish import finish_recipient, kind_of
+    from bouncer.analysis.mime import header
+    from bouncer.analysis.mta import dispatch
+    from bouncer.analysis.mta.base import Report
+
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        return Analysis(kind=Kind.NOT_BOUNCE, error="the input is not bytes")
+    data = bytes(raw[:MAX_INPUT])
+    if not data.strip():
+        return Analysis(kind=Kind.NOT_BOUNCE, error="the message is empty")
+    msg = email.message_from_bytes(data, policy=compat32)
+    report = Report(msg)
+    decoded = dispatch(report)
+    subject = header(msg, "Subject") or None
+    message_id = header(msg, "Message-ID") or None
+    from_address = header(msg, "From") or None
+    if decoded is None:
+        return Analysis(kind=Kind.NOT_BOUNCE, message_id=message_id, from_address=from_address, subject=subject)
+    recipients = tuple(finish_recipient(found) for found in decoded.recipients)
+    kind = decoded.kind or kind_of(recipients)
+    tracker_key = original_message_id = None
+    if kind in _CAMPAIGN_KINDS:
+        ref = find_campaign(msg, options)
+        tracker_key, original_message_id = ref.tracker_key, ref.original_message_id
+    return Analysis(
+        kind=kind,
+        recipients=recipients,
+        tracker_key=tracker_key,
+        original_message_id=original_message_id,
+        feedback_type=decoded.feedback_type,
+        message_id=message_id,
+        from_address=from_address,
+        subject=subject,
+        mail_system=decoded.mail_system,
+    )
 
 
 __all__ = ["PARSER_VERSION", "Analysis", "AnalysisOptions", "Kind", "Reason", "Recipient", "analyse"]

@@ -1,0 +1,85 @@
+"""From what a decoder found to the final per-recipient verdict: status, reason, hard."""
+
+from __future__ import annotations
+
+import re
+
+from bouncer.analysis.mta.base import Found, find_command
+from bouncer.analysis.reasons import RETRY, Evidence, classify
+from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status
+from bouncer.analysis.result import Recipient
+from bouncer.analysis.rhost import reason_from_provider
+from bouncer.analysis.taxonomy import Kind, Reason, is_hard
+
+DIAGNOSTIC_LIMIT = 2000
+_CONTINUATION = re.compile(r"(?<!\S)[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
+_NO_STATUS = frozenset({Reason.FEEDBACK, Reason.VACATION})
+
+
+def _unfold(diagnostic: str, reply_code: str) -> str:
+    """Drop the "550-5.7.1 " prefixes of a multi-line SMTP reply that were folded into one
+    line, so that phrases split across the reply's lines match again."""
+    if not reply_code or f"{reply_code}-" not in diagnostic:
+        return diagnostic
+    head, sep, rest = diagnostic.partition(reply_code)
+    rest = _CONTINUATION.sub(" ", rest)
+    return " ".join((head + sep + rest).split())
+
+
+def finish_recipient(found: Found) -> Recipient:
+    diagnostic = " ".join(found.diagnostic.split())[:DIAGNOSTIC_LIMIT]
+    reply_code = found.reply_code or find_reply_code(diagnostic)
+    diagnostic = _unfold(diagnostic, reply_code)
+    status = prefer(found.status, find_status(diagnostic), reply_code)
+    command = found.command or find_command(diagnostic)
+    hint = found.reason
+    if hint is None or hint in RETRY:
+        # the provider's documented codes are more precise than generic phrases
+        hint = reason_from_provider(found.remote_mta, status, diagnostic) or hint
+    reason = classify(
+        Evidence(
+            status=status,
+            diagnostic=diagnostic,
+            action=found.action,
+            command=command,
+            spec=found.spec,
+            reply_code=reply_code,
+            hint=hint,
+        )
+    )
+    if reason in _NO_STATUS:
+        status, reply_code = "", ""
+    elif not status:
+        temporary = reply_code.startswith("4") or (not reply_code and found.action == "delayed")
+        status = pseudo_status(reason, temporary)
+    if reply_code and status and reply_code[0] != status[0]:
+        reply_code = ""
+    action = found.action
+    if not action and reason not in _NO_STATUS:
+        if reason is Reason.DELIVERED:
+            action = "delivered"
+        elif status[:1] in ("4", "5"):
+            action = "failed"
+    return Recipient(
+        address=found.address.lower(),
+        action=action,
+        status=status,
+        reply_code=reply_code,
+        reason=reason,
+        hard=is_hard(reason, status),
+        diagnostic=diagnostic,
+        remote_mta=found.remote_mta,
+    )
+
+
+def kind_of(recipients: tuple[Recipient, ...]) -> Kind:
+    actions = {r.action for r in recipients}
+    if not recipients:
+        return Kind.NOT_BOUNCE
+    if "failed" in actions:
+        return Kind.BOUNCE
+    if actions <= {"delivered", "relayed", "expanded"}:
+        return Kind.DELIVERED
+    if "delayed" in actions:
+        return Kind.DELAY
+    return Kind.BOUNCE

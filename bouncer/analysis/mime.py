@@ -1,0 +1,118 @@
+"""Bounded access to a compat32 message tree: walk, decode a part's text, read headers.
+
+Every helper here caps its work (MIME depth, number of parts, bytes decoded), so that a
+hostile or broken message costs at most a bounded amount of time and memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from email.header import decode_header
+from email.message import Message
+
+MAX_DEPTH = 8  # nested message/rfc822 or multipart levels we descend into
+MAX_PARTS = 120  # parts visited per message
+TEXT_LIMIT = 64 * 1024  # bytes of one text part we decode and scan
+
+_CHARSET_ALIASES = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "us-ascii": "latin-1", "ascii": "latin-1"}
+
+
+def walk(msg: Message, *, into_rfc822: bool = False) -> Iterator[tuple[Message, int]]:
+    """Yield (part, depth), depth-first, skipping the insides of returned originals unless asked."""
+    stack: list[tuple[Message, int]] = [(msg, 0)]
+    seen = 0
+    while stack and seen < MAX_PARTS:
+        part, depth = stack.pop()
+        seen += 1
+        yield part, depth
+        if depth >= MAX_DEPTH:
+            continue
+        ctype = part.get_content_type()
+        if part.is_multipart():
+            if ctype == "message/rfc822" and not into_rfc822:
+                continue
+            if ctype in ("message/delivery-status", "message/global-delivery-status"):
+                continue
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
+
+
+def charset_of(part: Message) -> str:
+    cs = part.get_param("charset")
+    if isinstance(cs, tuple):  # RFC 2231 form
+        cs = cs[2]
+    name = str(cs or "latin-1").strip().strip('"').lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return "latin-1"
+    return name
+
+
+def part_bytes(part: Message, limit: int = TEXT_LIMIT) -> bytes:
+    """The decoded body of a leaf part (transfer encoding undone), at most ``limit`` bytes."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # a broken transfer encoding: fall back to the raw text
+        payload = None
+    if payload is None:
+        raw = part.get_payload()
+        if isinstance(raw, list):
+            return b"\n\n".join(sub.as_bytes() for sub in raw[:20] if isinstance(sub, Message))[:limit]
+        payload = str(raw).encode("latin-1", "replace")
+    if not isinstance(payload, bytes):
+        return b""
+    return payload[:limit]
+
+
+def decode_text(data: bytes, charset: str) -> str:
+    try:
+        return data.decode(charset, "replace")
+    except (LookupError, ValueError):
+        return data.decode("latin-1", "replace")
+
+
+def part_text(part: Message, limit: int = TEXT_LIMIT) -> str:
+    """A leaf part's text, decoded from its charset, without CRs; at most ``limit`` bytes read."""
+    text = decode_text(part_bytes(part, limit), charset_of(part))
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def header(msg: Message, name: str) -> str:
+    """A header's value as text (RFC 2047 words decoded), '' when absent or unreadable."""
+    value = msg.get(name)
+    if value is None:
+        return ""
+    text = str(value)
+    if "=?" in text:
+        try:
+            chunks = []
+            for chunk, cs in decode_header(text):
+                if isinstance(chunk, bytes):
+                    chunks.append(decode_text(chunk, (cs or "latin-1").lower()))
+                else:
+                    chunks.append(chunk)
+            text = "".join(chunks)
+        except Exception:
+            pass
+    return " ".join(text.split())
+
+
+_TAG_RE = re.compile(r"<[^>]{0,2000}>")
+_ENTITY = {"&nbsp;": " ", "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#39;": "'"}
+_ENTITY_RE = re.compile("|".join(map(re.escape, _ENTITY)))
+_BLOCK_RE = re.compile(r"(?i)<\s*(?:br|/p|/div|/tr|/li|/h\d|p|div|tr)\b[^>]{0,500}>")
+
+
+def html_to_text(html: str) -> str:
+    """Good-enough HTML to text for NDR bodies: line breaks at blocks, tags dropped."""
+    html = re.sub(r"(?is)<(script|style)\b.{0,20000}?</\1\s*>", " ", html)
+    html = _BLOCK_RE.sub("\n", html)
+    html = _TAG_RE.sub("", html)
+    return _ENTITY_RE.sub(lambda m: _ENTITY[m.group(0)], html)

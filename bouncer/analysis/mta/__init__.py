@@ -1,0 +1,34 @@
+"""Mail-system decoders, one module per family, and the dispatcher that picks them by evidence.
+
+Each module declares ``NAME``, ``matches(report)`` (cheap evidence: a From/Subject/header
+signature, a marker line, a MIME structure) and ``decode(report)``. The dispatcher asks the
+modules in order and uses the first one whose evidence matches and that decodes at least one
+recipient; it never pools answers from several decoders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+
+from bouncer.analysis.mta import amazonses, arf, exim, generic, gmail, googlegroups, qmail, rfc3464, rfc3834
+from bouncer.analysis.mta.base import Decoded, Report
+
+# Structure first: a feedback report, a notification in JSON, a delivery-status part.
+STRUCTURED: tuple[ModuleType, ...] = (arf, amazonses, rfc3464)
+# Then the text formats of mail systems that send no RFC 3464 report, by their signature.
+# Order matters only where two signatures could both match: the more specific comes first.
+TEXT_FORMATS: tuple[ModuleType, ...] = (googlegroups, gmail, qmail, exim)
+
+ORDER: tuple[ModuleType, ...] = (*STRUCTURED, *TEXT_FORMATS, generic, rfc3834)
+
+
+def dispatch(report: Report) -> Decoded | None:
+    for module in ORDER:
+        matches: Callable[[Report], bool] = module.matches
+        if not matches(report):
+            continue
+        decoded: Decoded | None = module.decode(report)
+        if decoded is not None and (decoded.recipients or decoded.kind is not None):
+            return decoded
+    return None

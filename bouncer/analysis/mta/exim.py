@@ -1,0 +1,62 @@
+"""Exim (and Exim-based systems: cPanel hosts, GMX, 1&1, Mail.ru): "This message was created
+automatically by mail delivery software."
+
+Evidence: that sentence, an ``X-Failed-Recipients`` header or an Exim message id
+(``E1xxxxx-xxxxxx-xx``) in Message-ID. Recipients are the indented lines after "The following
+address(es) failed:"; the lines under each are its diagnostic. Exim's own sentences (router
+and transport errors) say the reason outright.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bouncer.analysis.mta import generic
+from bouncer.analysis.mta.base import Decoded, Report
+from bouncer.analysis.taxonomy import Reason
+
+NAME = "Exim"
+R = Reason
+
+_SIGNATURE = re.compile(
+    r"This message was created automatically by mail delivery software|"
+    r"Message .{1,80} has not been delivered to all of its recipients|"
+    r"has been frozen|was frozen on arrival",
+    re.I,
+)
+_DELAYED = re.compile(r"has not (?:yet )?been delivered|delayed|Warning: message .{1,80} delayed", re.I)
+
+# Exim's own error texts (routers, transports, retry logic).
+_OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
+    (re.compile(r"Unrouteable address|all relevant MX records point to non-existent hosts", re.I), R.HOSTUNKNOWN),
+    (re.compile(r"an MX or SRV record indicated no SMTP service", re.I), R.NOTACCEPT),
+    (re.compile(r"retry timeout exceeded|retry time not reached for any host", re.I), R.EXPIRED),
+    (re.compile(r"mailbox is full|Mailbox quota exceeded|quota exceeded", re.I), R.MAILBOXFULL),
+    (re.compile(r"Too many \"Received\" headers", re.I), R.CONTENTERROR),
+    (re.compile(r"Unknown user|unknown local-part|No such user", re.I), R.USERUNKNOWN),
+    (re.compile(r"message is too big|message size exceeds|Mail size limit exceeded", re.I), R.MESGTOOBIG),
+    (re.compile(r"\bunknown mail domain\b|domain .{1,80} not found", re.I), R.HOSTUNKNOWN),
+)
+
+
+def matches(report: Report) -> bool:
+    return bool(_SIGNATURE.search(report.text[:8000]))
+
+
+def decode(report: Report) -> Decoded | None:
+    recipients = generic.scan(report, report.text_before_original)
+    if not recipients:
+        failed = generic.from_failed_recipients_header(report)
+        recipients = failed
+    if not recipients:
+        return None
+    delayed = bool(_DELAYED.search(report.subject)) and "failed" not in report.subject.lower()
+    for item in recipients:
+        if delayed:
+            item.action = "delayed"
+        if re.search(r"\d{3}[ -]", item.diagnostic) is None or "SMTP error" not in item.diagnostic:
+            for pattern, reason in _OWN_WORDS:
+                if pattern.search(item.diagnostic):
+                    item.reason = reason
+                    break
+    return Decoded(mail_system=NAME, recipients=recipients)

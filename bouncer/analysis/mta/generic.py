@@ -1,0 +1,168 @@
+"""Plain-text bounces of mail systems with no module of their own.
+
+Evidence: the report looks like a bounce (an ``X-Failed-Recipients`` header, or a null
+return path / mailer-daemon sender together with a bounce-like subject or text). Then the
+recipients are the addresses that the text sets apart the way nearly every MTA does: an
+address opening a line and followed by a colon (qmail, Postfix, Courier), an address alone
+on an indented line (Exim, Gmail), or a Sendmail ``<address>... reason`` line. The text
+that follows, up to a blank line, is the diagnostic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bouncer.analysis.mta.base import ADDRESS_RE, AUTOREPLY_SUBJECT, Decoded, Found, Report, clean_address, find_command
+
+NAME = "text"
+
+_DAEMON_FROM = re.compile(
+    r"mailer-daemon|postmaster|mail delivery|mail administrator|mailer_daemon|mdaemon|"
+    r"delivery subsystem|delivery system|mail system|mail router|mailadmin"
+)
+BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|delivery (?:status|failure|failed|problem|notification|report)|returned mail|"
+    r"return(?:ed)? to sender|failure notice|mail delivery failed|non[- ]?remis|unzustellbar|nondeliverable|"
+    r"non[- ]?delivery|could not be delivered|could not send|delayed mail|mail failure|failed mail|"
+    r"unable to deliver|delivery has failed|message not delivered|warning: message|bounce|rejected|"
+    r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信",
+    re.I,
+)
+BOUNCE_TEXT = re.compile(
+    r"could not be delivered|couldn't be delivered|delivery (?:has )?failed|permanent(?:ly)? (?:error|fatal|failed)|"
+    r"undeliverable|was not delivered|wasn't able to deliver|unable to deliver|delivery to the following|"
+    r"not be delivered|failed to deliver|returned to sender|following address(?:es)? failed|"
+    r"following recipients? (?:failed|could not)|delivery problem|error occurred while|"
+    r"message you sent|your message (?:to|was|could)|transcript of session|giving up",
+    re.I,
+)
+
+STRONG_TEXT = re.compile(
+    r"could not be delivered to:|following addresses had permanent fatal errors|this is a permanent error|"
+    r"delivery to the following recipients? failed|unable to deliver (?:your )?message to the following|"
+    r"the following recipients? (?:could not be reached|returned permanent errors)|"
+    r"message could not be delivered|your message was not delivered|delivery has failed to these recipients|"
+    r"i'm afraid i wasn't able to deliver your message|there was an error delivering your mail to",
+    re.I,
+)
+_PERSONAL_SUBJECT = re.compile(r"^\s*(?:re|fw|fwd|aw|wg|tr|sv|vs|rv|enc)\s*(?:\[\d+\])?\s*:", re.I)
+
+# "<user@host>:" or "user@host:" at a line start, then the reason on the same or next lines
+_COLON_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]*:[ \t]*(.*)$", re.M)
+# an address alone on its (usually indented) line, possibly with <> or a trailing comment
+_ALONE_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]*(?:\([^)\n]{0,200}\))?[ \t]*$", re.M)
+# Sendmail: "550 5.1.1 <user@host>... User unknown" / "<user@host>... User unknown"
+_SENDMAIL_LINE = re.compile(
+    r"^[ \t]*(?:\d{3}[ -](?:\d\.\d{1,3}\.\d{1,3} )?)?<(" + ADDRESS_RE.pattern + r")>\.\.\.[ \t]*(.*)$", re.M
+)
+
+
+# "Recipient: <user@host>", "Could not be delivered to: <user@host>", "* user@host",
+# "user@host [User unknown]", "user@host on <date>", "RCPT TO:<user@host>"
+_LABELLED_LINE = re.compile(
+    r"^[ \t]*(?:\*|-|\d+\.|(?:original-|final-)?recipient(?: address)?:|(?:could not be )?delivered to:|"
+    r"to:|address:|rcpt to:|failed recipient:|recipient address:|unknown user:|destinataire:)?[ \t]*"
+    r"[\"<]?(" + ADDRESS_RE.pattern + r")[\">]?[ \t]*(?:\[(.{0,200})\]|on [A-Z][a-z]{2},.*|\((.{0,200})\)|,)?[ \t]*$",
+    re.M | re.I,
+)
+
+
+def looks_like_bounce(report: Report) -> bool:
+    if report.msg.get("X-Failed-Recipients") is not None:
+        return True
+    if AUTOREPLY_SUBJECT.search(report.subject.strip()):
+        return False
+    daemon = report.return_path_null or bool(_DAEMON_FROM.search(report.from_))
+    if not daemon:
+        # No sign in the envelope: only a bounce's own unmistakable wording will do, and
+        # never in a reply or a forward written by a person.
+        if _PERSONAL_SUBJECT.match(report.subject):
+            return False
+        return bool(STRONG_TEXT.search(report.text_before_original[:6000]))
+    return bool(BOUNCE_SUBJECT.search(report.subject) or BOUNCE_TEXT.search(report.text_before_original[:8000]))
+
+
+def matches(report: Report) -> bool:
+    return looks_like_bounce(report)
+
+
+def _ignored(report: Report) -> set[str]:
+    """Addresses of the report's own parties: never recipients that failed."""
+    ignored = set()
+    for name in ("From", "To", "Reply-To", "Sender", "Return-Path"):
+        a = clean_address(report.header(name))
+        if a:
+            ignored.add(a)
+    return ignored
+
+
+def paragraph_after(text: str, start: int, limit: int = 1500) -> str:
+    end = text.find("\n\n", start)
+    chunk = text[start : end if end >= 0 else len(text)]
+    return chunk[:limit]
+
+
+def scan(report: Report, text: str) -> list[Found]:
+    ignored = _ignored(report)
+    found: dict[str, Found] = {}
+
+    def add(address: str, diagnostic: str) -> None:
+        a = clean_address(address)
+        if not a or a in ignored or (a.startswith(("mailer-daemon@", "postmaster@")) and len(found) > 0):
+            return
+        if a in ignored:
+            return
+        diag = " ".join(diagnostic.split())
+        if a in found:
+            if not found[a].diagnostic and diag:
+                found[a].diagnostic = diag
+            return
+        found[a] = Found(address=a, action="failed", diagnostic=diag)
+
+    for pattern in (_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE):
+        matches = list(pattern.finditer(text))
+        for i, m in enumerate(matches):
+            # a recipient's words run from its line to the next recipient or a blank line
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+            segment = text[m.start() : min(end, m.start() + 1500)]
+            cut = segment.find("\n\n", len(m.group(0)))
+            add(m.group(1), segment[:cut] if cut > 0 else segment)
+        if found:
+            break
+    if not found:
+        # Last resort: every address the text names that is none of the report's parties;
+        # the whole text is the diagnostic.
+        whole = text[:3000]
+        for m in ADDRESS_RE.finditer(text, 0, 20000):
+            address = clean_address(m.group(0))
+            if address.startswith(("postmaster@", "mailer-daemon@", "abuse@", "support@", "help@")):
+                continue
+            add(address, whole)
+    whole = " ".join(text.split())[:2000]
+    for item in found.values():
+        if len(found) == 1 or not item.diagnostic:
+            # Many formats put the reason before the address list, or after a heading:
+            # with one recipient, the whole report text is its diagnostic.
+            item.diagnostic = whole
+        item.command = find_command(item.diagnostic)
+    return list(found.values())
+
+
+def from_failed_recipients_header(report: Report) -> list[Found]:
+    """Recipients named by Exim's X-Failed-Recipients header, the whole text as diagnostic."""
+    failed = report.header("X-Failed-Recipients")
+    found: list[Found] = []
+    if failed:
+        diag = " ".join(report.text_before_original.split())[:2000]
+        for piece in failed.split(","):
+            a = clean_address(piece)
+            if a and all(f.address != a for f in found):
+                found.append(Found(address=a, action="failed", diagnostic=diag, command=find_command(diag)))
+    return found
+
+
+def decode(report: Report) -> Decoded | None:
+    recipients = scan(report, report.text_before_original) or from_failed_recipients_header(report)
+    if not recipients:
+        return None
+    return Decoded(mail_system=NAME, recipients=recipients)

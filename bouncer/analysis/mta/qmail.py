@@ -1,0 +1,55 @@
+"""qmail (and netqmail, vpopmail, qmail-toaster): "Hi. This is the qmail-send program at ...".
+
+Evidence: that greeting, or the "--- Below this line is a copy of the message." marker.
+Each failed recipient opens a paragraph ``<user@host>:``. qmail's own sentences name the
+stage that failed, so they decide the reason before any remote text does.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bouncer.analysis.mta import generic
+from bouncer.analysis.mta.base import Decoded, Report
+from bouncer.analysis.taxonomy import Reason
+
+NAME = "qmail"
+R = Reason
+
+_SIGNATURE = re.compile(r"This is the qmail-send program|^--- Below this line is a copy of the message\.", re.M)
+
+# qmail-remote / qmail-local messages (qmail-1.03 source), most specific first.
+_OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
+    (re.compile(r"but sender was rejected", re.I), R.REJECTED),
+    (re.compile(r"but my name was rejected", re.I), R.BLOCKED),
+    (re.compile(r"Sorry, I couldn't find any host (?:named|by that name)", re.I), R.HOSTUNKNOWN),
+    (re.compile(r"Sorry, no mailbox here by that name", re.I), R.USERUNKNOWN),
+    (re.compile(r"does not like recipient", re.I), R.USERUNKNOWN),
+    (re.compile(r"Sorry, I wasn't able to establish an SMTP connection", re.I), R.NETWORKERROR),
+    (re.compile(r"Although I'm listed as a best-preference MX", re.I), R.NETWORKERROR),
+    (re.compile(r"Sorry, I couldn't find a mail exchanger or IP address", re.I), R.HOSTUNKNOWN),
+    (re.compile(r"Unable to contact LDAP server|LDAP attribute|Temporary error in LDAP", re.I), R.SYSTEMERROR),
+    (re.compile(r"The users mailfolder is over the allowed quota|mailbox is full|over quota", re.I), R.MAILBOXFULL),
+    (re.compile(r"Message is looping|This message is looping", re.I), R.NETWORKERROR),
+    (re.compile(r"Sorry, this message is larger than", re.I), R.MESGTOOBIG),
+)
+
+
+def matches(report: Report) -> bool:
+    return bool(_SIGNATURE.search(report.text[:20000]))
+
+
+def decode(report: Report) -> Decoded | None:
+    recipients = generic.scan(report, report.text_before_original)
+    if not recipients:
+        return None
+    for item in recipients:
+        for pattern, reason in _OWN_WORDS:
+            if pattern.search(item.diagnostic):
+                # "does not like recipient" only says the stage: the remote text may be more specific
+                if reason is R.USERUNKNOWN and pattern.pattern.startswith("does not"):
+                    item.command = "RCPT"
+                    break
+                item.reason = reason
+                break
+    return Decoded(mail_system=NAME, recipients=recipients)

@@ -1,0 +1,109 @@
+"""RFC 3464 delivery status notifications: a message/delivery-status part (or its fields
+pasted into the text), one block of fields per recipient.
+
+Evidence: a ``message/delivery-status`` part, or ``Final-Recipient:``/``Original-Recipient:``
+with ``Action:``/``Status:`` lines in the report's text. Postfix, Sendmail, Exchange,
+Gmail, Office 365 and most current MTAs send this.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bouncer.analysis.mta.base import Decoded, Found, Report, clean_address, find_command, parse_fields, split_spec
+from bouncer.analysis.reasons.status import find_status
+
+NAME = "RFC3464"
+
+_INLINE_FIELDS = re.compile(r"^(?:Final|Original)-Recipient:", re.M | re.I)
+_ACTIONS = {
+    "failed": "failed",
+    "failure": "failed",
+    "fail": "failed",
+    "delayed": "delayed",
+    "delay": "delayed",
+    "delivered": "delivered",
+    "deliverable": "delivered",
+    "relayed": "relayed",
+    "expanded": "expanded",
+    "expired": "failed",
+}
+
+
+def matches(report: Report) -> bool:
+    if report.parts_of("message/delivery-status", "message/global-delivery-status"):
+        return True
+    return bool(_INLINE_FIELDS.search(report.text))
+
+
+def normal_action(value: str) -> str:
+    word = value.strip().lower().split(" ", 1)[0] if value.strip() else ""
+    return _ACTIONS.get(word, word)
+
+
+def decode(report: Report) -> Decoded | None:
+    text = report.delivery_status_text
+    if not _INLINE_FIELDS.search(text):
+        text = report.text
+    blocks = parse_fields(text)
+    found: dict[str, Found] = {}
+    remote_default = ""
+    for block in blocks:
+        if "final-recipient" not in block and "original-recipient" not in block:
+            if "reporting-mta" in block and not remote_default:
+                remote_default = ""
+            continue
+        address = clean_address(block.get("final-recipient", "")) or clean_address(block.get("original-recipient", ""))
+        if not address:
+            continue
+        spec, diagnostic = split_spec(block.get("diagnostic-code", ""))
+        status = find_status(block.get("status", ""))
+        _, remote = split_spec(block.get("remote-mta", ""))
+        item = Found(
+            address=address,
+            action=normal_action(block.get("action", "")),
+            status=status,
+            diagnostic=diagnostic,
+            spec=spec,
+            remote_mta=remote.strip().rstrip("."),
+        )
+        previous = found.get(address)
+        if previous is None or (previous.action != "failed" and item.action == "failed"):
+            found[address] = item
+    if not found:
+        return None
+    recipients = list(found.values())
+    supplement_from_text(report, recipients)
+    return Decoded(mail_system=NAME, recipients=recipients)
+
+
+_PARAGRAPH_SPLIT = re.compile(r"\n[ \t]*\n")
+
+
+def supplement_from_text(report: Report, recipients: list[Found]) -> None:
+    """Fill an empty diagnostic, and the SMTP command, from the human-readable part.
+
+    Postfix, for one, often leaves Diagnostic-Code out of the report but explains each
+    recipient in a paragraph of its text part.
+    """
+    text = report.text_before_original
+    if not text:
+        return
+    lowered = text.lower()
+    for item in recipients:
+        paragraph = ""
+        at = lowered.find(item.address)
+        if at >= 0:
+            # the address's paragraph and the one after it (Sendmail puts the reason and
+            # the session transcript there)
+            start = lowered.rfind("\n\n", 0, at)
+            end = lowered.find("\n\n", at)
+            if end >= 0 and end - at < 200:
+                following = lowered.find("\n\n", end + 2)
+                end = following if following >= 0 else len(text)
+            paragraph = text[start + 2 if start >= 0 else 0 : end if end >= 0 else len(text)][:2000]
+        if not item.diagnostic and paragraph:
+            cleaned = " ".join(paragraph.split())
+            item.diagnostic = cleaned
+        if not item.command:
+            item.command = find_command(item.diagnostic) or find_command(paragraph)

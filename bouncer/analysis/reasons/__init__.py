@@ -1,0 +1,205 @@
+"""Deciding a recipient's reason from the evidence a decoder gathered.
+
+The procedure, after Sisimai's (the reference taxonomy):
+
+1. a reason the mail-system decoder read outright from its format wins, unless it is one of
+   the vague ones (``RETRY``) that deserve a second look;
+2. a success status (2.x.x) is ``delivered``;
+3. ``FIRST_PASS``: reasons whose own test combines the status code and the text;
+4. ``SECOND_PASS``: the status code's reason, refined by text for the vague ones; then the
+   status class (x.6 content, x.7 security), the diagnostic type (X-Unix: mailer), the
+   action (delayed: expired) and the SMTP command (HELO/EHLO: blocked);
+5. ``onhold`` when there was text but nothing recognisable, ``undefined`` when none.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bouncer.analysis.reasons.phrases import normalise, says
+from bouncer.analysis.reasons.status import reason_of_status
+from bouncer.analysis.taxonomy import Reason
+
+R = Reason
+
+# Reasons too vague to stop at: look again at the text.
+RETRY: frozenset[Reason] = frozenset(
+    {R.UNDEFINED, R.ONHOLD, R.SYSTEMERROR, R.SECURITYERROR, R.EXPIRED, R.SUSPEND, R.NETWORKERROR,
+     R.HOSTUNKNOWN, R.USERUNKNOWN}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the classifier looks at for one recipient."""
+
+    status: str = ""
+    diagnostic: str = ""  # the remote server's words, as reported
+    action: str = ""
+    command: str = ""  # the SMTP command that failed: HELO, EHLO, MAIL, RCPT, DATA, ...
+    spec: str = ""  # the Diagnostic-Code type: SMTP, X-UNIX, X-POSTFIX, ...
+    reply_code: str = ""
+    hint: Reason | None = None  # what the mail-system decoder read from its format
+
+
+# Texts that, even under a 5.1.1, say the trouble is something other than the mailbox.
+_NOT_USERUNKNOWN = (R.NORELAYING, R.BLOCKED, R.MAILBOXFULL, R.HASMOVED, R.REJECTED, R.NOTACCEPT, R.FILTERED)
+
+
+def _userunknown(e: Evidence, d: str, by_status: Reason | None) -> bool:
+    if by_status is R.SUSPEND:
+        return False
+    if by_status is R.USERUNKNOWN:
+        # 5.1.1 unless the text says it is really something else
+        return not any(
+            says(r, d) for r in (R.NORELAYING, R.BLOCKED, R.MAILBOXFULL, R.HASMOVED, R.REJECTED, R.NOTACCEPT)
+        )
+    return e.command == "RCPT" and says(R.USERUNKNOWN, d)
+
+
+def _filtered(e: Evidence, d: str, by_status: Reason | None) -> bool:
+    if by_status is R.SUSPEND:
+        return False
+    if by_status is R.FILTERED:
+        return says(R.USERUNKNOWN, d) or says(R.FILTERED, d)
+    if e.command not in ("RCPT", "MAIL"):
+        # "user unknown" after DATA is a content filter pretending the user is unknown
+        return says(R.FILTERED, d) or says(R.USERUNKNOWN, d)
+    return False
+
+
+def _rejected(e: Evidence, d: str, by_status: Reason | None) -> bool:
+    if by_status is R.REJECTED:
+        return True
+    if "recipient address rejected" in d or "sender ip address rejected" in d or "5.1.0 address rejected" in d:
+        return False
+    if e.command == "MAIL":
+        return says(R.REJECTED, d)
+    if e.command == "DATA":
+        return by_status is not R.USERUNKNOWN and says(R.REJECTED, d)
+    if by_status in (None, R.ONHOLD, R.UNDEFINED, R.SECURITYERROR, R.SYSTEMERROR):
+        return says(R.REJECTED, d)
+    return False
+
+
+def _hostunknown(e: Evidence, d: str, by_status: Reason | None) -> bool:
+    if e.status.startswith("4") or (not e.status and e.reply_code.startswith("4")):
+        return False  # a passing DNS failure is not an authoritative "no such domain"
+    if by_status is R.HOSTUNKNOWN:
+        return not says(R.NETWORKERROR, d)
+    return says(R.HOSTUNKNOWN, d)
+
+
+def _status_or_text(reason: Reason, need_status: bool = False):  # type: ignore[no-untyped-def]
+    def test(e: Evidence, d: str, by_status: Reason | None) -> bool:
+        if need_status and not e.status:
+            return False
+        return by_status is reason or says(reason, d)
+
+    return test
+
+
+def _mesgtoobig(e: Evidence, d: str, by_status: Reason | None) -> bool:
+    if by_status is R.MESGTOOBIG:
+        return True
+    if by_status is R.EXCEEDLIMIT:
+        return False
+    return says(R.MESGTOOBIG, d)
+
+
+def _text_only(reason: Reason, need_status: bool = False):  # type: ignore[no-untyped-def]
+    def test(e: Evidence, d: str, by_status: Reason | None) -> bool:
+        if need_status and not e.status:
+            return False
+        return says(reason, d)
+
+    return test
+
+
+FIRST_PASS = (
+    (R.MAILBOXFULL, _status_or_text(R.MAILBOXFULL, need_status=True)),
+    (R.MESGTOOBIG, _mesgtoobig),
+    (R.EXCEEDLIMIT, _status_or_text(R.EXCEEDLIMIT)),
+    (R.SUSPEND, _text_only(R.SUSPEND, need_status=True)),
+    (R.HASMOVED, _status_or_text(R.HASMOVED)),
+    (R.NORELAYING, _text_only(R.NORELAYING)),
+    (R.AUTHFAILURE, _status_or_text(R.AUTHFAILURE)),
+    (R.USERUNKNOWN, _userunknown),
+    (R.FILTERED, _filtered),
+    (R.REQUIREPTR, _status_or_text(R.REQUIREPTR)),
+    (R.NOTCOMPLIANTRFC, _text_only(R.NOTCOMPLIANTRFC)),
+    (R.BADREPUTATION, _text_only(R.BADREPUTATION)),
+    (R.CONTENTERROR, _text_only(R.CONTENTERROR)),
+    (R.REJECTED, _rejected),
+    (R.HOSTUNKNOWN, _hostunknown),
+    (R.SPAMDETECTED, _status_or_text(R.SPAMDETECTED, need_status=True)),
+    (R.SPEEDING, _text_only(R.SPEEDING, need_status=True)),
+    (R.TOOMANYCONN, _status_or_text(R.TOOMANYCONN)),
+    (R.BLOCKED, _status_or_text(R.BLOCKED)),
+)
+
+SECOND_PASS = (
+    R.MAILBOXFULL, R.SPAMDETECTED, R.POLICYVIOLATION, R.VIRUSDETECTED, R.NORELAYING, R.AUTHFAILURE,
+    R.BADREPUTATION, R.SECURITYERROR, R.SYSTEMERROR, R.NETWORKERROR, R.SPEEDING, R.SUSPEND, R.EXPIRED,
+    R.CONTENTERROR, R.SYSTEMFULL, R.NOTACCEPT, R.MAILERERROR, R.FAILEDSTARTTLS, R.SUPPRESSED,
+)  # fmt: skip
+
+_SYNTAX_REPLY = re.compile(r"\A[45]0[0-7]\Z")
+
+
+def _second_pass(e: Evidence, d: str, by_status: Reason | None) -> Reason | None:
+    if by_status is None or by_status in RETRY or e.spec not in ("", "SMTP"):
+        for reason in SECOND_PASS:
+            if says(reason, d):
+                return reason
+    if e.command == "MAIL" and by_status in (None, R.SECURITYERROR, R.SYSTEMERROR):
+        # refused in reply to MAIL FROM, for no more precise a reason: the sender was refused
+        return R.REJECTED
+    if by_status is not None:
+        return by_status
+    family = e.status[:3]
+    if family in ("5.6", "4.6"):
+        return R.CONTENTERROR
+    if family in ("5.7", "4.7"):
+        return R.SECURITYERROR
+    if e.spec in ("X-UNIX", "X-POSTFIX"):
+        return R.MAILERERROR
+    if _SYNTAX_REPLY.match(e.reply_code) or (e.status.startswith(("5.5.", "4.5.")) and e.status[4:] in ("1", "2", "4")):
+        return R.SYNTAXERROR
+    if e.action.startswith(("delayed", "expired")):
+        return R.EXPIRED
+    if e.command in ("HELO", "EHLO"):
+        return R.BLOCKED
+    return None
+
+
+def classify(e: Evidence) -> Reason:
+    if e.hint is not None and e.hint not in (R.UNDEFINED, R.ONHOLD):
+        return e.hint
+    if e.status.startswith("2."):
+        return R.DELIVERED
+    d = normalise(e.diagnostic)
+    if e.hint is not None and e.hint is not R.UNDEFINED and e.hint is not R.ONHOLD:
+        # A vague hint from the decoder still beats the vague fallbacks below.
+        fallback: Reason | None = e.hint
+    else:
+        fallback = None
+    by_status = reason_of_status(e.status)
+    if e.spec in ("", "SMTP"):
+        for reason, test in FIRST_PASS:
+            if test(e, d, by_status):
+                return reason
+    found = _second_pass(e, d, by_status)
+    if found is not None and (fallback is None or found not in RETRY):
+        return found
+    if fallback is not None:
+        return fallback
+    if e.action == "delayed":
+        return R.EXPIRED
+    if says(R.VACATION, d):
+        return R.VACATION
+    return R.ONHOLD if d.strip() else R.UNDEFINED
+
+
+__all__ = ["Evidence", "classify"]

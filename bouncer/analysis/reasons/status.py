@@ -1,0 +1,232 @@
+"""RFC 3463 enhanced status codes: what each says about the failure, and how to find one in text.
+
+The reason names follow Sisimai's taxonomy. Codes absent from the table (x.0.0, 5.7.1, ...)
+say too little on their own: the diagnostic text decides.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bouncer.analysis.taxonomy import Reason
+
+R = Reason
+
+# Enhanced status code -> reason, when the code alone is specific enough (RFC 3463, 3886,
+# 4954, 5248, 6710, 7293, 7372, 7505). Generic codes such as 5.0.0, 5.7.1 are left out.
+STATUS_REASON: dict[str, Reason] = {
+    "2.1.5": R.DELIVERED,
+    "4.1.6": R.HASMOVED,
+    "4.1.7": R.REJECTED,
+    "4.1.8": R.REJECTED,
+    "4.1.9": R.SYSTEMERROR,
+    "4.2.1": R.SUSPEND,
+    "4.2.2": R.MAILBOXFULL,
+    "4.2.3": R.EXCEEDLIMIT,
+    "4.2.4": R.FILTERED,
+    "4.3.1": R.SYSTEMFULL,
+    "4.3.2": R.NOTACCEPT,
+    "4.3.3": R.SYSTEMERROR,
+    "4.3.5": R.SYSTEMERROR,
+    "4.4.1": R.EXPIRED,
+    "4.4.2": R.NETWORKERROR,
+    "4.4.3": R.SYSTEMERROR,
+    "4.4.4": R.NETWORKERROR,
+    "4.4.5": R.SYSTEMFULL,
+    "4.4.6": R.NETWORKERROR,
+    "4.4.7": R.EXPIRED,
+    "4.4.8": R.NETWORKERROR,
+    "4.5.3": R.SYSTEMERROR,
+    "4.5.5": R.SYSTEMERROR,
+    "4.6.0": R.CONTENTERROR,
+    "4.6.2": R.CONTENTERROR,
+    "4.6.5": R.CONTENTERROR,
+    "4.7.1": R.BLOCKED,
+    "4.7.2": R.BLOCKED,
+    "4.7.5": R.SECURITYERROR,
+    "4.7.6": R.SECURITYERROR,
+    "4.7.7": R.SECURITYERROR,
+    "4.7.12": R.SECURITYERROR,
+    "4.7.15": R.SECURITYERROR,
+    "4.7.16": R.MESGTOOBIG,
+    "4.7.24": R.AUTHFAILURE,
+    "4.7.25": R.REQUIREPTR,
+    "4.7.26": R.AUTHFAILURE,
+    "5.1.0": R.USERUNKNOWN,
+    "5.1.1": R.USERUNKNOWN,
+    "5.1.2": R.HOSTUNKNOWN,
+    "5.1.3": R.USERUNKNOWN,
+    "5.1.4": R.FILTERED,
+    "5.1.6": R.HASMOVED,
+    "5.1.7": R.REJECTED,
+    "5.1.8": R.REJECTED,
+    "5.1.9": R.SYSTEMERROR,
+    "5.1.10": R.NOTACCEPT,
+    "5.2.0": R.FILTERED,
+    "5.2.1": R.FILTERED,
+    "5.2.2": R.MAILBOXFULL,
+    "5.2.3": R.EXCEEDLIMIT,
+    "5.2.4": R.FILTERED,
+    "5.3.0": R.SYSTEMERROR,
+    "5.3.1": R.SYSTEMFULL,
+    "5.3.2": R.NOTACCEPT,
+    "5.3.3": R.SYSTEMERROR,
+    "5.3.4": R.MESGTOOBIG,
+    "5.3.5": R.SYSTEMERROR,
+    "5.4.0": R.NETWORKERROR,
+    "5.4.3": R.SYSTEMERROR,
+    "5.4.4": R.HOSTUNKNOWN,
+    "5.5.2": R.SYNTAXERROR,
+    "5.5.3": R.TOOMANYCONN,
+    "5.5.4": R.SYSTEMERROR,
+    "5.5.5": R.SYSTEMERROR,
+    "5.5.6": R.SYNTAXERROR,
+    "5.6.0": R.CONTENTERROR,
+    "5.6.1": R.CONTENTERROR,
+    "5.6.2": R.CONTENTERROR,
+    "5.6.3": R.CONTENTERROR,
+    "5.6.5": R.CONTENTERROR,
+    "5.6.6": R.CONTENTERROR,
+    "5.6.7": R.CONTENTERROR,
+    "5.6.8": R.CONTENTERROR,
+    "5.6.9": R.CONTENTERROR,
+    "5.7.0": R.SECURITYERROR,
+    "5.7.1": R.SECURITYERROR,
+    "5.7.2": R.SECURITYERROR,
+    "5.7.3": R.SECURITYERROR,
+    "5.7.4": R.SECURITYERROR,
+    "5.7.5": R.SECURITYERROR,
+    "5.7.6": R.SECURITYERROR,
+    "5.7.7": R.SECURITYERROR,
+    "5.7.8": R.SECURITYERROR,
+    "5.7.9": R.SECURITYERROR,
+    "5.7.10": R.SECURITYERROR,
+    "5.7.11": R.SECURITYERROR,
+    "5.7.13": R.SUSPEND,
+    "5.7.14": R.SECURITYERROR,
+    "5.7.15": R.SECURITYERROR,
+    "5.7.16": R.MESGTOOBIG,
+    "5.7.17": R.HASMOVED,
+    "5.7.18": R.HASMOVED,
+    "5.7.19": R.SECURITYERROR,
+    "5.7.20": R.AUTHFAILURE,
+    "5.7.21": R.AUTHFAILURE,
+    "5.7.22": R.AUTHFAILURE,
+    "5.7.23": R.AUTHFAILURE,
+    "5.7.24": R.AUTHFAILURE,
+    "5.7.25": R.REQUIREPTR,
+    "5.7.26": R.AUTHFAILURE,
+    "5.7.27": R.NOTACCEPT,
+}
+
+# When a report carries no status at all, a status is derived from the reason decided, so
+# that every failed recipient has one: x.0.9nn, the convention Sisimai uses.
+_PSEUDO_PERMANENT: dict[Reason, str] = {
+    R.AUTHFAILURE: "5.0.972",
+    R.BADREPUTATION: "5.0.975",
+    R.BLOCKED: "5.0.971",
+    R.CONTENTERROR: "5.0.960",
+    R.EXCEEDLIMIT: "5.0.923",
+    R.EXPIRED: "5.0.947",
+    R.FAILEDSTARTTLS: "5.0.976",
+    R.FILTERED: "5.0.910",
+    R.HASMOVED: "5.0.916",
+    R.HOSTUNKNOWN: "5.0.912",
+    R.MAILBOXFULL: "5.0.922",
+    R.MAILERERROR: "5.0.939",
+    R.MESGTOOBIG: "5.0.934",
+    R.NETWORKERROR: "5.0.944",
+    R.NORELAYING: "5.0.909",
+    R.NOTACCEPT: "5.0.932",
+    R.NOTCOMPLIANTRFC: "5.0.978",
+    R.ONHOLD: "5.0.901",
+    R.POLICYVIOLATION: "5.0.972",
+    R.REJECTED: "5.0.918",
+    R.REQUIREPTR: "5.0.973",
+    R.SECURITYERROR: "5.0.970",
+    R.SPAMDETECTED: "5.0.980",
+    R.SPEEDING: "5.0.946",
+    R.SUSPEND: "5.0.921",
+    R.SYNTAXERROR: "5.0.902",
+    R.SYSTEMERROR: "5.0.930",
+    R.SYSTEMFULL: "5.0.931",
+    R.TOOMANYCONN: "5.0.945",
+    R.UNDEFINED: "5.0.900",
+    R.USERUNKNOWN: "5.0.911",
+    R.VIRUSDETECTED: "5.0.971",
+}
+# Temporary failures keep the same detail with a 4 class, for the reasons that can be passing.
+_TEMPORARY_OK = frozenset(
+    {
+        R.AUTHFAILURE, R.BADREPUTATION, R.BLOCKED, R.CONTENTERROR, R.EXPIRED, R.FILTERED,
+        R.MAILBOXFULL, R.NETWORKERROR, R.NOTACCEPT, R.ONHOLD, R.REJECTED, R.SECURITYERROR,
+        R.SPAMDETECTED, R.SPEEDING, R.SYSTEMERROR, R.SYSTEMFULL, R.TOOMANYCONN, R.UNDEFINED,
+    }
+)  # fmt: skip
+
+
+def pseudo_status(reason: Reason, temporary: bool) -> str:
+    code = _PSEUDO_PERMANENT.get(reason, "")
+    if code and temporary and reason in _TEMPORARY_OK:
+        return "4" + code[1:]
+    return code
+
+
+def reason_of_status(status: str) -> Reason | None:
+    return STATUS_REASON.get(status)
+
+
+# An enhanced status code in free text: "5.1.1", "#5.1.1", "(5.7.1)". Not part of an IP
+# address or a version number: no digit or dot right before or after.
+_STATUS_IN_TEXT = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)")
+_REPLY_IN_TEXT = re.compile(r"(?<![\d.\-])([245][0-5]\d)(?=[ \-]|$)(?![\-.]\d{3})", re.M)
+
+
+def find_status(text: str) -> str:
+    """The enhanced status code a diagnostic text states, '' when none.
+
+    When a text quotes several (an MTA's own code, then the remote server's words), the
+    last specific one is the remote verdict: "554 4.4.7 Message expired ... <421 4.4.2
+    Connection timed out>" failed on 4.4.2.
+    """
+    first = ""
+    last_specific = ""
+    for m in _STATUS_IN_TEXT.finditer(text, 0, 8000):
+        cls, subject, detail = m.groups()
+        if int(subject) > 7:
+            continue
+        code = f"{cls}.{int(subject)}.{int(detail)}"
+        first = first or code
+        if not is_generic(code):
+            last_specific = code
+    return last_specific or first
+
+
+def find_reply_code(text: str) -> str:
+    """The first SMTP reply code (2xx/4xx/5xx followed by a space or dash) in ``text``."""
+    for m in _REPLY_IN_TEXT.finditer(text, 0, 8000):
+        code = m.group(1)
+        if code[1] in "012345":
+            return code
+    return ""
+
+
+def is_generic(status: str) -> bool:
+    """x.0.0 and pseudo x.0.9nn codes: they tell the class and nothing else."""
+    return status.endswith(".0.0") or status.startswith(("5.0.9", "4.0.9")) or status == ""
+
+
+def prefer(reported: str, in_text: str, reply_code: str) -> str:
+    """Choose between the report's Status: field and a code in the diagnostic text.
+
+    The remote server's own code is the more precise when it is of the same class as the
+    report's (a report often says 5.0.0 or 4.4.7 for any failure); a code of another class
+    loses to the report's final verdict.
+    """
+    if not reported:
+        return in_text
+    if not in_text or in_text == reported:
+        return reported
+    if in_text[0] == reported[0] and not is_generic(in_text):
+        return in_text
+    return reported

@@ -1,0 +1,39 @@
+"""Remote-host knowledge: what large mailbox providers mean by their own codes and texts.
+
+Each module covers one provider: ``HOSTS`` (host-name suffixes of its MX servers),
+``SIGNS`` (lower-case strings its diagnostics carry, such as its help-page URLs) and
+``reason(status, diagnostic)`` reading its documented error codes. The provider is chosen
+by evidence (the Remote-MTA, else a signature in the text), and only one is asked.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from bouncer.analysis.rhost import franceptt, godaddy, google, microsoft, tencent, yahoo
+from bouncer.analysis.taxonomy import Reason
+
+PROVIDERS: tuple[ModuleType, ...] = (google, microsoft, yahoo, franceptt, godaddy, tencent)
+
+
+def provider_for(remote_mta: str, diagnostic_lower: str) -> ModuleType | None:
+    host = remote_mta.lower().strip().rstrip(".")
+    if host:
+        for module in PROVIDERS:
+            hosts: tuple[str, ...] = module.HOSTS
+            if host.endswith(hosts):
+                return module
+    for module in PROVIDERS:
+        signs: tuple[str, ...] = module.SIGNS
+        if any(sign in diagnostic_lower for sign in signs):
+            return module
+    return None
+
+
+def reason_from_provider(remote_mta: str, status: str, diagnostic: str) -> Reason | None:
+    lowered = diagnostic.lower()
+    module = provider_for(remote_mta, lowered)
+    if module is None:
+        return None
+    found: Reason | None = module.reason(status, lowered)
+    return found
