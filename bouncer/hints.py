@@ -127,7 +127,7 @@ _REPLY_RULES: tuple[_ReplyRule, ...] = (
     _ReplyRule(
         "office365-imap-oauth2",
         _IMAP,
-        re.compile(r"^(NO )?AUTHENTICATE failed\.?$"),
+        re.compile(r"^(NO )?(AUTHENTICATE|LOGIN) failed\.?$"),
         None,
         _O365_IMAP_OAUTH2,
     ),

@@ -44,6 +44,8 @@ from bouncer.hints import (
         ("imap", "outlook.office365.com", None, "AUTHENTICATE failed.", "office365-imap-oauth2"),
         ("imap", "outlook.office365.com", None, "LOGIN failed.", "office365-imap-oauth2"),
         ("imap", "mail.example.org", None, "AUTHENTICATE failed.", "office365-imap-oauth2"),
+        ("imap", "mail.example.org", None, "LOGIN failed.", "office365-imap-oauth2"),
+        ("imap", "mail.example.org", None, "Login failed.", "imap-auth-failed"),  # Courier's wording
         # Anybody else.
         ("smtp", "mail.example.org", 535, "5.7.8 Error: authentication failed: authentication failure",
          "smtp-auth-failed"),
