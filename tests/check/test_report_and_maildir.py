@@ -187,3 +187,21 @@ def test_cli_table_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert out.splitlines()[0] == f"account local (maildir {root})"
     assert out.rstrip().endswith("all checks passed: 4 OK, 0 WARN, 0 FAIL")
+
+
+def test_certificate_expiry_warns_two_weeks_ahead() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bouncer.check.net import certificate_outcome
+    from bouncer.smtp import CertificateInfo
+
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+
+    def certificate(days: float) -> CertificateInfo:
+        return CertificateInfo("mail.example.org", "R11", ("mail.example.org",), now + timedelta(days=days), "TLSv1.3")
+
+    fine = certificate_outcome("mail.example.org", certificate(60), now)
+    assert fine.status is Status.OK and "valid until 2027-01-26 (60 days left)" in fine.detail
+    soon = certificate_outcome("mail.example.org", certificate(5), now)
+    assert soon.status is Status.WARN
+    assert soon.hint is not None and soon.hint.key == "tls-expires-soon" and "5 days" in soon.hint.text
