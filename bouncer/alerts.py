@@ -7,16 +7,21 @@ produces at most one mail an hour, and what the operator last heard converges on
 truth (a recovery that comes within the hour is told at the end of that hour, unless the
 folder has failed again meanwhile, in which case there is nothing new to tell).
 
-:class:`FolderAlerts` is a pure state machine: the daemon feeds it folder events
-(:meth:`~FolderAlerts.failed`, :meth:`~FolderAlerts.ok`, e.g. from its
-``Pipeline.folder_failed``/``folder_ok``) and calls :meth:`~FolderAlerts.tick` about once
-a minute so that time passing alone can trigger a mail. The clock and the sender are
+:class:`FolderAlerts` is a state machine: the daemon feeds it folder events with the
+plain methods :meth:`~FolderAlerts.failed` and :meth:`~FolderAlerts.ok` (e.g. from its
+``Pipeline.folder_failed``/``folder_ok``; they only record, so a watcher never waits for
+SMTP), and runs :meth:`~FolderAlerts.run` in its TaskGroup, which calls
+:meth:`~FolderAlerts.tick` every 30 s to send whatever is due. The clock and the sender are
 injected; :func:`smtp_sender` is the real sender. A mail that cannot be sent is retried
-at the next event or tick after ``retry_after`` seconds, and never raises into the daemon.
+after ``retry_after`` seconds, and never raises into the daemon.
+
+Hints for the mail: :attr:`bouncer.smtp.SmtpError.hint`, and for the IMAP client's errors
+``bouncer.check.imap_checks.imap_error_hint(error, server)``; pass ``hint.text``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -66,27 +71,36 @@ class FolderAlerts:
     # One small entry per folder that ever failed, kept so that the hourly limit holds.
     _folders: dict[tuple[str, str], _FolderState] = field(default_factory=dict)
 
-    async def failed(self, account: str, folder: str, error: str, hint: str | None = None) -> None:
-        """The folder's watcher failed (again) with ``error``; ``hint`` is the hint's sentence, if any."""
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def failed(self, account: str, folder: str, error: str, hint: str | None = None) -> None:
+        """The folder's watcher failed (again) with ``error``; ``hint`` is the hint's sentence, if any.
+
+        Only records: mails go out from :meth:`tick`, so a watcher never waits for SMTP.
+        """
         state = self._folders.setdefault((account, folder), _FolderState())
         if state.failing_since is None:
             state.failing_since = self.clock()
             state.failing_since_wall = self.wall_clock()
         state.last_error, state.last_hint = error, hint
-        await self._evaluate(account, folder, state)
 
-    async def ok(self, account: str, folder: str) -> None:
-        """The folder works (a successful connect, fetch or IDLE round)."""
+    def ok(self, account: str, folder: str) -> None:
+        """The folder works (a successful connect, fetch or IDLE round). Only records."""
         state = self._folders.get((account, folder))
-        if state is None:
-            return
-        state.failing_since = state.failing_since_wall = None
-        await self._evaluate(account, folder, state)
+        if state is not None:
+            state.failing_since = state.failing_since_wall = None
 
     async def tick(self) -> None:
-        """Let time act: a failure that has now lasted ``after``, a recovery whose hour is up."""
-        for (account, folder), state in list(self._folders.items()):
-            await self._evaluate(account, folder, state)
+        """Send what is due: a failure that has now lasted ``after``, a recovery (within the hourly limit)."""
+        async with self._lock:  # one tick at a time: two ticks must not both send a folder's mail
+            for (account, folder), state in list(self._folders.items()):
+                await self._evaluate(account, folder, state)
+
+    async def run(self, interval: float = 30.0) -> None:
+        """Tick every ``interval`` seconds until cancelled (the daemon runs this in its TaskGroup)."""
+        while True:
+            await self.tick()
+            await asyncio.sleep(interval)
 
     def _should_report_failing(self, state: _FolderState, now: float) -> bool:
         return state.failing_since is not None and now - state.failing_since >= self.config.after

@@ -50,9 +50,9 @@ def machine(after: float = 900) -> tuple[FolderAlerts, Clock, Outbox]:
 
 async def test_no_alert_before_after_then_one_then_recovery() -> None:
     alerts, clock, outbox = machine(after=900)
-    await alerts.failed("acme", "INBOX", "connection refused", "Check the port.")
+    alerts.failed("acme", "INBOX", "connection refused", "Check the port.")
     clock.now += 600
-    await alerts.failed("acme", "INBOX", "connection refused", "Check the port.")
+    alerts.failed("acme", "INBOX", "connection refused", "Check the port.")
     assert outbox.mails == []
     clock.now += 301  # 901 s after the first failure
     await alerts.tick()
@@ -61,18 +61,20 @@ async def test_no_alert_before_after_then_one_then_recovery() -> None:
     assert "connection refused" in mail.body and "What to do: Check the port." in mail.body
     assert mail.subject == "[bouncer] acme/INBOX is failing"
     clock.now += 60
-    await alerts.failed("acme", "INBOX", "still refused")
+    alerts.failed("acme", "INBOX", "still refused")
+    await alerts.tick()
     assert len(outbox.mails) == 1  # no second failing mail
     clock.now += 3600
-    await alerts.ok("acme", "INBOX")
+    alerts.ok("acme", "INBOX")
+    await alerts.tick()
     assert outbox.kinds == [("INBOX", "failing"), ("INBOX", "recovered")]
 
 
 async def test_short_failure_sends_nothing() -> None:
     alerts, clock, outbox = machine(after=900)
-    await alerts.failed("acme", "INBOX", "timeout")
+    alerts.failed("acme", "INBOX", "timeout")
     clock.now += 300
-    await alerts.ok("acme", "INBOX")
+    alerts.ok("acme", "INBOX")
     clock.now += 5000
     await alerts.tick()
     assert outbox.mails == []
@@ -80,20 +82,21 @@ async def test_short_failure_sends_nothing() -> None:
 
 async def test_at_most_one_mail_per_folder_per_hour_even_when_flapping() -> None:
     alerts, clock, outbox = machine(after=60)
-    await alerts.failed("acme", "INBOX", "e1")
+    alerts.failed("acme", "INBOX", "e1")
     clock.now += 61
     await alerts.tick()
     assert outbox.kinds == [("INBOX", "failing")]
     sent_at = clock.now
     # Recovers after 10 minutes: the recovery mail waits for the hour.
     clock.now += 600
-    await alerts.ok("acme", "INBOX")
+    alerts.ok("acme", "INBOX")
+    await alerts.tick()
     assert len(outbox.mails) == 1
     clock.now = sent_at + 3600
     await alerts.tick()
     assert outbox.kinds == [("INBOX", "failing"), ("INBOX", "recovered")]
     # Fails again right away and for long: the failing mail waits for the next hour.
-    await alerts.failed("acme", "INBOX", "e2")
+    alerts.failed("acme", "INBOX", "e2")
     clock.now += 120
     await alerts.tick()
     assert len(outbox.mails) == 2
@@ -105,13 +108,13 @@ async def test_at_most_one_mail_per_folder_per_hour_even_when_flapping() -> None
 
 async def test_recovery_then_new_failure_within_the_hour_tells_nothing_new() -> None:
     alerts, clock, outbox = machine(after=60)
-    await alerts.failed("acme", "INBOX", "e1")
+    alerts.failed("acme", "INBOX", "e1")
     clock.now += 61
     await alerts.tick()
     clock.now += 300
-    await alerts.ok("acme", "INBOX")
+    alerts.ok("acme", "INBOX")
     clock.now += 300
-    await alerts.failed("acme", "INBOX", "e2")
+    alerts.failed("acme", "INBOX", "e2")
     clock.now += 3600
     await alerts.tick()
     assert outbox.kinds == [("INBOX", "failing")]  # it was failing, it is failing: nothing to add
@@ -119,9 +122,9 @@ async def test_recovery_then_new_failure_within_the_hour_tells_nothing_new() -> 
 
 async def test_folders_are_independent() -> None:
     alerts, clock, outbox = machine(after=60)
-    await alerts.failed("acme", "INBOX", "e")
-    await alerts.failed("acme", "Junk", "e")
-    await alerts.failed("other", "INBOX", "e")
+    alerts.failed("acme", "INBOX", "e")
+    alerts.failed("acme", "Junk", "e")
+    alerts.failed("other", "INBOX", "e")
     clock.now += 61
     await alerts.tick()
     assert sorted((m.account, m.folder) for m in outbox.mails) == [
@@ -134,7 +137,7 @@ async def test_folders_are_independent() -> None:
 async def test_a_mail_that_cannot_be_sent_is_retried_later_and_never_raises() -> None:
     alerts, clock, outbox = machine(after=60)
     outbox.fail = True
-    await alerts.failed("acme", "INBOX", "e")
+    alerts.failed("acme", "INBOX", "e")
     clock.now += 61
     await alerts.tick()  # does not raise
     outbox.fail = False
@@ -231,3 +234,19 @@ async def test_forward_refused_raises_with_hint(scripted_smtp, peer_tls: PeerTls
     assert caught.value.stage == "auth" and caught.value.code == 535
     assert caught.value.hint is not None and caught.value.hint.key == "office365-smtp-auth-disabled"
     assert peer.messages == []
+
+
+async def test_run_ticks_until_cancelled() -> None:
+    import asyncio
+
+    alerts, clock, outbox = machine(after=60)
+    task = asyncio.create_task(alerts.run(interval=0.01))
+    alerts.failed("acme", "INBOX", "e")
+    clock.now += 61
+    async with asyncio.timeout(5):
+        while not outbox.mails:
+            await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert outbox.kinds == [("INBOX", "failing")]

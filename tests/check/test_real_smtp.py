@@ -110,13 +110,14 @@ async def test_alert_and_recovery_mails_arrive_in_the_real_mailbox(
     alerts_config = AlertsConfig(to=(ops.address,), after=60)
     now = [0.0]
     alerts = FolderAlerts(alerts_config, smtp_sender(config.smtp["system"], alerts_config), clock=lambda: now[0])
-    await alerts.failed("bounces", "INBOX", "login refused: [AUTHENTICATIONFAILED]", "Check the password.")
+    alerts.failed("bounces", "INBOX", "login refused: [AUTHENTICATIONFAILED]", "Check the password.")
     now[0] = 61.0
     await alerts.tick()
     failing = await wait_for(lambda: dovecot.messages(ops, "INBOX"), timeout=20)
     assert len(failing) == 1
     now[0] = 61.0 + 3600
-    await alerts.ok("bounces", "INBOX")
+    alerts.ok("bounces", "INBOX")
+    await alerts.tick()
     both = await wait_for(lambda: len(dovecot.messages(ops, "INBOX")) == 2 and dovecot.messages(ops, "INBOX"), 20)
     subjects = sorted(str(email.message_from_bytes(raw, policy=policy.default)["Subject"]) for _, raw in both.values())
     assert subjects == ["[bouncer] bounces/INBOX is failing", "[bouncer] bounces/INBOX recovered"]
