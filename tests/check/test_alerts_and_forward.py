@@ -240,12 +240,18 @@ async def test_run_ticks_until_cancelled() -> None:
     import asyncio
 
     alerts, clock, outbox = machine(after=60)
+    sent = asyncio.Event()
+
+    async def send(mail: AlertMail) -> None:
+        await outbox(mail)
+        sent.set()
+
+    alerts.send = send
     task = asyncio.create_task(alerts.run(interval=0.01))
     alerts.failed("acme", "INBOX", "e")
     clock.now += 61
     async with asyncio.timeout(5):
-        while not outbox.mails:
-            await asyncio.sleep(0.01)
+        await sent.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
