@@ -37,9 +37,6 @@ _LINK_TEXT = (
 _LINK_STR = re.compile(_LINK_TEXT)
 _LINK_BYTES = re.compile(_LINK_TEXT.encode("ascii"))
 
-# Quoted-printable leftovers (a soft line break, an encoded "=") that a decoder did not undo.
-_QP_TRACE = re.compile(rb"=\r?\n|=3[dD]")
-
 
 def _normal(key: str) -> str:
     # The CRM writes keys in lower case; an upper-cased copy is the same key.
@@ -76,7 +73,8 @@ def key_from_body(data: bytes) -> str | None:
         match = _LINK_BYTES.search(data)
         if match:
             return _normal(match.group("key").decode("ascii"))
-    if _QP_TRACE.search(data):
+    # Quoted-printable left in place: every "=" of a link's query string is then "=3D".
+    if b"=3D" in data or b"=3d" in data:
         unquoted = _qp_decode(data)
         if unquoted != data and b"dentifier" in unquoted:
             match = _LINK_BYTES.search(unquoted)
