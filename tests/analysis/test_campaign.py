@@ -512,8 +512,9 @@ def test_tracker_id_of_a_tracked_link_is_not_the_key() -> None:
     assert _find(wrap_qmail(original)).tracker_key == KEY
 
 
-def test_longer_hex_run_is_not_cut_down_to_a_key() -> None:
-    original = campaign_mail(forms=(OPT_OUT,), body_key=KEY + "0a", cte="8bit")
+@pytest.mark.parametrize("suffix", ["0a", "-1", "_x"])
+def test_longer_identifier_is_not_cut_down_to_a_key(suffix: str) -> None:
+    original = campaign_mail(forms=(OPT_OUT,), body_key=KEY + suffix, cte="8bit")
     assert _find(wrap_rfc822(original)) == CampaignRef(None, MESSAGE_ID)
 
 
