@@ -39,6 +39,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 DOMAIN = "bouncer.test"
 TEST_USER = "bouncertest"  # unprivileged OS user that owns the mail and the private PostgreSQL
 HOST = "127.0.0.1"
@@ -114,6 +116,14 @@ def _kill_pidfile(pidfile: Path, timeout: float = 10.0) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def _process_tree(pidfile: Path) -> list[psutil.Process]:
+    try:
+        master = psutil.Process(int(pidfile.read_text().split()[0]))
+        return [master, *master.children(recursive=True)]
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return []
+
+
 def ensure_test_user() -> pwd.struct_passwd:
     """The unprivileged OS user for mail storage and PostgreSQL; created when running as root."""
     if os.geteuid() != 0:
@@ -185,7 +195,7 @@ def make_tls_files(directory: Path) -> TlsFiles:
         "basicConstraints=CA:FALSE\n"
         "keyUsage=digitalSignature,keyEncipherment\n"
         "extendedKeyUsage=serverAuth\n"
-        f"subjectAltName=DNS:localhost,DNS:mx.{DOMAIN},IP:127.0.0.1\n"
+        f"subjectAltName=DNS:localhost,DNS:mx.{DOMAIN}\n"  # not 127.0.0.1: tests need a name mismatch
     )
     log = directory / "openssl.log"
     steps = [
@@ -265,6 +275,7 @@ class Dovecot:
         self.root = root
         self.tls = tls
         self.host = HOST
+        self.tls_host = "localhost"  # the name in the certificate (127.0.0.1 is deliberately not in it)
         self.imap_port = free_port()
         self.imaps_port = free_port()
         self.lmtp_port = free_port()
@@ -399,6 +410,12 @@ service lmtp {{
 service imap {{
   process_limit = 2000
 }}
+# No brute-force penalty: wrong-password tests must not slow down the logins after them.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 """
         )
         (self.root / "state").mkdir(exist_ok=True)
@@ -424,16 +441,17 @@ service imap {{
     def stop(self) -> None:
         """Stop Dovecot and every process it started; connected clients see their connection drop."""
         pidfile = self.base_dir / "master.pid"
-        with self.log.open("ab") as out:
-            subprocess.run(
-                [self._binary, "-c", str(self.config), "stop"],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                timeout=30,
-                check=False,
-            )
+        children = _process_tree(pidfile)
+        with contextlib.suppress(ProcessLookupError, ValueError, OSError):
+            os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
         _kill_pidfile(pidfile)
+        # Login proxies (TLS) and IMAP processes may outlive the master for a while: a restart
+        # must drop every client connection, as a real server restart does.
+        for process in children:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(children, timeout=5)
+        pidfile.unlink(missing_ok=True)
         for port in (self.imap_port, self.imaps_port, self.lmtp_port):
             wait_until(lambda port=port: not _listening(port), timeout=10)
 
@@ -491,6 +509,23 @@ service imap {{
             # "[APPENDUID <uidvalidity> <uid>] Append completed."
             marker = text.find("APPENDUID")
             return int(text[marker:].split()[2].rstrip("]")) if marker >= 0 else 0
+
+    def drop_into_maildir(self, user: MailUser, raw: bytes, folder: str = "INBOX") -> Path:
+        """Deliver by writing the Maildir directly, as an MDA would; works while Dovecot is stopped."""
+        base = user.maildir if folder == "INBOX" else user.maildir / f".{folder.replace('/', '.')}"
+        for sub in ("tmp", "new", "cur"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        for path in (user.maildir.parent, user.maildir, base, base / "tmp", base / "new", base / "cur"):
+            if os.geteuid() == 0:
+                os.chown(path, self.owner.pw_uid, self.owner.pw_gid)
+        name = f"{time.time():.6f}.{secrets.token_hex(6)}.bouncer-test"
+        staging = base / "tmp" / name
+        staging.write_bytes(raw)
+        if os.geteuid() == 0:
+            os.chown(staging, self.owner.pw_uid, self.owner.pw_gid)
+        final = base / "new" / name
+        staging.rename(final)
+        return final
 
     def messages(self, user: MailUser, folder: str) -> dict[int, tuple[set[str], bytes]]:
         """UID -> (flags, raw) of every message in a folder, read without setting \\Seen."""
@@ -770,3 +805,33 @@ class PrivatePostgres:
         psql = [str(PG_BIN / "psql"), "-h", HOST, "-p", str(self.port), "-U", "postgres", "-d", "postgres"]
         _run([*psql, "-v", "ON_ERROR_STOP=1", "-c", f'CREATE DATABASE "{name}"'], self.log, "psql")
         return self.url(name)
+
+
+# --- bouncer configuration for the private servers -------------------------------------
+
+
+def imap_config(dovecot: Dovecot, user: MailUser, security: str = "tls", **overrides: Any) -> Any:
+    """An ``ImapConfig`` that reaches ``user`` on the private Dovecot (TLS verified with its CA)."""
+    from bouncer.config import ImapConfig
+
+    settings: dict[str, Any] = {
+        "host": dovecot.tls_host if security != "none" else dovecot.host,
+        "port": dovecot.imaps_port if security == "tls" else dovecot.imap_port,
+        "security": security,
+        "username": user.address,
+        "password": user.password,
+        "ca_file": dovecot.ca_file,
+        "timeout": 10,
+    }
+    settings.update(overrides)
+    return ImapConfig.model_validate(settings)
+
+
+def account_config(dovecot: Dovecot, user: MailUser, name: str | None = None, **overrides: Any) -> Any:
+    """An ``AccountConfig`` (bounce role, INBOX, dispose move) for ``user`` over implicit TLS."""
+    from bouncer.config import AccountConfig
+
+    imap = overrides.pop("imap", None) or imap_config(dovecot, user)
+    settings: dict[str, Any] = {"name": name or user.address.split("@")[0], "tenant": "test", "imap": imap}
+    settings.update(overrides)
+    return AccountConfig.model_validate(settings)

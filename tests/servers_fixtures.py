@@ -7,6 +7,7 @@ session ends, even when a test failed. Per-test users keep tests independent.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,7 +35,10 @@ class MailServers:
 def mail_workdir() -> Iterator[Path]:
     root = make_workdir("bouncer-mail-")
     yield root
-    shutil.rmtree(root, ignore_errors=True)
+    if os.environ.get("BOUNCER_KEEP_SERVER_LOGS"):  # for debugging: keep the logs and mail
+        print(f"server files kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -62,7 +62,7 @@ def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
     from_address = header(msg, "From") or None
     if decoded is None:
         return Analysis(kind=Kind.NOT_BOUNCE, message_id=message_id, from_address=from_address, subject=subject)
-    recipients = tuple(finish_recipient(found) for found in decoded.recipients)
+    recipients = tuple(finish_recipient(found, decoded.reporting_mta) for found in decoded.recipients)
     kind = decoded.kind or kind_of(recipients)
     tracker_key = original_message_id = None
     if kind in _CAMPAIGN_KINDS:

@@ -6,6 +6,7 @@ import re
 
 from bouncer.analysis.mta.base import Found, find_command
 from bouncer.analysis.reasons import RETRY, Evidence, classify
+from bouncer.analysis.reasons.lda import reason_from_agent
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status
 from bouncer.analysis.result import Recipient
 from bouncer.analysis.rhost import reason_from_provider
@@ -26,23 +27,36 @@ def _unfold(diagnostic: str, reply_code: str) -> str:
     return " ".join((head + sep + rest).split())
 
 
-def finish_recipient(found: Found) -> Recipient:
+def _known_reason(remote_mta: str, reporting_mta: str, status: str, diagnostic: str) -> Reason | None:
+    """What the local delivery agent, or the provider (by its remote MTA, else by the
+    reporting MTA, else by signs in the text), says in its own documented terms."""
+    return (
+        reason_from_agent(diagnostic)
+        or reason_from_provider(remote_mta, status, diagnostic)
+        or (reason_from_provider(reporting_mta, status, "") if reporting_mta else None)
+    )
+
+
+def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     diagnostic = " ".join(found.diagnostic.split())[:DIAGNOSTIC_LIMIT]
     reply_code = found.reply_code or find_reply_code(diagnostic)
     diagnostic = _unfold(diagnostic, reply_code)
     status = prefer(found.status, find_status(diagnostic), reply_code)
     command = found.command or find_command(diagnostic)
+    spec = found.spec
+    if spec == "X-POSTFIX" and reply_code:
+        spec = "SMTP"  # Postfix's own wording around a remote server's SMTP reply
     hint = found.reason
     if hint is None or hint in RETRY:
         # the provider's documented codes are more precise than generic phrases
-        hint = reason_from_provider(found.remote_mta, status, diagnostic) or hint
+        hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic) or hint
     reason = classify(
         Evidence(
             status=status,
             diagnostic=diagnostic,
             action=found.action,
             command=command,
-            spec=found.spec,
+            spec=spec,
             reply_code=reply_code,
             hint=hint,
         )
@@ -50,7 +64,7 @@ def finish_recipient(found: Found) -> Recipient:
     if reason in _NO_STATUS:
         status, reply_code = "", ""
     elif not status:
-        temporary = reply_code.startswith("4") or (not reply_code and found.action == "delayed")
+        temporary = found.temporary or reply_code.startswith("4") or (not reply_code and found.action == "delayed")
         status = pseudo_status(reason, temporary)
     if reply_code and status and reply_code[0] != status[0]:
         reply_code = ""

@@ -19,17 +19,18 @@ TEXT_LIMIT = 64 * 1024  # bytes of one text part we decode and scan
 _CHARSET_ALIASES = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "us-ascii": "latin-1", "ascii": "latin-1"}
 
 
-def walk(msg: Message, *, into_rfc822: bool = False) -> Iterator[tuple[Message, int]]:
-    """Yield (part, depth), depth-first, skipping the insides of returned originals unless asked."""
+def walk(msg: Message, *, into_rfc822: bool = False) -> Iterator[tuple[Message, int, str]]:
+    """Yield (part, depth, content type), depth-first, skipping the insides of returned
+    originals unless asked."""
     stack: list[tuple[Message, int]] = [(msg, 0)]
     seen = 0
     while stack and seen < MAX_PARTS:
         part, depth = stack.pop()
         seen += 1
-        yield part, depth
+        ctype = part.get_content_type()
+        yield part, depth, ctype
         if depth >= MAX_DEPTH:
             continue
-        ctype = part.get_content_type()
         if part.is_multipart():
             if ctype == "message/rfc822" and not into_rfc822:
                 continue
@@ -40,11 +41,13 @@ def walk(msg: Message, *, into_rfc822: bool = False) -> Iterator[tuple[Message, 
                 stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
 
 
+_CHARSET_RE = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.I)
+
+
 def charset_of(part: Message) -> str:
-    cs = part.get_param("charset")
-    if isinstance(cs, tuple):  # RFC 2231 form
-        cs = cs[2]
-    name = str(cs or "latin-1").strip().strip('"').lower()
+    # a plain search of the header: Message.get_param is slow, and this runs for every part
+    m = _CHARSET_RE.search(str(part.get("Content-Type", "")))
+    name = (m.group(1) if m else "latin-1").lower()
     name = _CHARSET_ALIASES.get(name, name)
     try:
         codecs.lookup(name)

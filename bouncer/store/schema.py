@@ -8,7 +8,6 @@ frozen in time, these models move on). ``tests/store/test_migrations.py`` compar
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -194,11 +193,6 @@ SENDER_SIDE_REASONS: dict[Reason, str] = {
 """Failures for these reasons say nothing about the recipient's address: they never count
 towards ``recipient_status`` (hard count, soft count, suppression). They still appear in
 ``delivery_failures`` and ``campaign_failures``, because that mail was not delivered."""
-
-
-def row_values(row: Any) -> dict[str, Any]:
-    """A result row as a plain dict (for reports)."""
-    return dict(row._mapping)
 
 
 # The views, described for reading (the migrations create them). Kept out of ``metadata``

@@ -31,6 +31,7 @@ from bouncer.store.schema import delivery_failures, inbound_messages, mailbox_st
 
 # Rows per statement: well under the bind-parameter limits of both databases (32767).
 MESSAGE_CHUNK = 500
+MESSAGE_CHUNK_BYTES = 64 * 1024 * 1024
 FAILURE_CHUNK = 1000
 LOOKUP_CHUNK = 500
 
@@ -76,7 +77,13 @@ def clean_text(value: str | None, limit: int | None = None) -> str | None:
     """Text any database accepts: no NUL (PostgreSQL refuses it), no lone surrogates."""
     if value is None:
         return None
-    value = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():  # only non-ASCII text can hold a lone surrogate
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
     return value[:limit] if limit is not None else value
 
 
@@ -94,6 +101,22 @@ def _is_deadlock(exc: DBAPIError) -> bool:
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _message_chunks(rows: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Rows per INSERT: at most MESSAGE_CHUNK, and at most MESSAGE_CHUNK_BYTES of raw bytes
+    (PostgreSQL refuses a protocol message over 1 GB; a batch of 25 MB messages would get there)."""
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        raw_size = len(row["raw"] or b"")
+        if chunk and (len(chunk) >= MESSAGE_CHUNK or size + raw_size > MESSAGE_CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += raw_size
+    if chunk:
+        yield chunk
 
 
 def failure_rows(item: ToRecord, inbound_id: int, recorded_at: datetime) -> list[dict[str, Any]]:
@@ -259,8 +282,8 @@ class Store:
                 .on_conflict_do_nothing(index_elements=["account", "sha256"])
                 .returning(inbound_messages.c.id, inbound_messages.c.account, inbound_messages.c.sha256)
             )
-            for chunk in _chunks(unique_rows, MESSAGE_CHUNK):
-                result = await connection.execute(statement, list(chunk))
+            for chunk in _message_chunks(unique_rows):
+                result = await connection.execute(statement, chunk)
                 for row_id, account, sha256 in result.all():
                     inserted[(account, sha256)] = row_id
 
@@ -269,13 +292,15 @@ class Store:
             failures: list[dict[str, Any]] = []
             for key, row_id in inserted.items():
                 failures.extend(failure_rows(items[first_index[key]], row_id, now))
-            for chunk in _chunks(failures, FAILURE_CHUNK):
-                await connection.execute(
-                    self._insert(delivery_failures).on_conflict_do_nothing(
-                        index_elements=["inbound_message_id", "recipient"]
-                    ),
-                    list(chunk),
-                )
+            # RETURNING makes SQLAlchemy send one multi-row INSERT per chunk ("insertmanyvalues")
+            # instead of a statement per row: about twice the throughput on PostgreSQL.
+            insert_failures = (
+                self._insert(delivery_failures)
+                .on_conflict_do_nothing(index_elements=["inbound_message_id", "recipient"])
+                .returning(delivery_failures.c.id)
+            )
+            for failure_chunk in _chunks(failures, FAILURE_CHUNK):
+                await connection.execute(insert_failures, list(failure_chunk))
 
             await self._advance_mailboxes(connection, items, inserted, first_index, now)
 

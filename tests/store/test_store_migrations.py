@@ -133,3 +133,12 @@ def test_an_unreachable_database_is_one_sentence(tmp_path: Path, capsys: pytest.
     error = capsys.readouterr().err
     assert error.startswith("bouncer: cannot reach the database postgresql+asyncpg://bouncer:***@127.0.0.1:1/bouncer")
     assert "s3cret" not in error
+
+
+def test_the_migrations_ship_inside_the_package() -> None:
+    # setuptools' packages.find ships only directories that are packages: each folder of
+    # migration scripts needs its __init__.py, or an installed bouncer would find no revisions.
+    folders = {path.parent for path in migrate.MIGRATIONS.rglob("*.py")}
+    assert migrate.MIGRATIONS / "versions" in folders
+    assert all((folder / "__init__.py").is_file() for folder in folders)
+    assert migrate.MIGRATIONS.parent == Path(migrate.__file__).parent

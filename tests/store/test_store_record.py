@@ -15,7 +15,8 @@ from bouncer.analysis.result import Recipient
 from bouncer.analysis.taxonomy import Kind, Reason
 from bouncer.config import DatabaseConfig
 from bouncer.sources.base import Checkpoint, Handled
-from bouncer.store import Store
+from bouncer.store import Store, ToRecord
+from bouncer.store import store as store_module
 from bouncer.store.schema import delivery_failures, inbound_messages, mailbox_state
 
 
@@ -234,3 +235,17 @@ async def test_text_any_database_accepts(store: Store) -> None:
         status = (await connection.execute(select(delivery_failures.c.status))).scalar_one()
     assert subject == "bad ? subject"
     assert len(status) <= 16
+
+
+async def test_large_messages_are_split_across_statements(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "MESSAGE_CHUNK_BYTES", 3000)
+    batch = [item(fetched(b"Subject: big %d\r\n\r\n" % n + b"x" * 1200, uid=n)) for n in range(1, 8)]
+    assert [len(chunk) for chunk in store_module._message_chunks([_row(r) for r in batch])] == [2, 2, 2, 1]
+    handled = await store.record(batch)
+    assert len({h.inbound_id for h in handled}) == 7
+    assert await count(store, inbound_messages) == 7
+    assert await store.checkpoint("bounces", "INBOX") == Checkpoint(uidvalidity=7, last_uid=7)
+
+
+def _row(record: ToRecord) -> dict[str, object]:
+    return store_module.message_row(record, store_raw=True, processed_at=datetime.now(UTC))

@@ -17,6 +17,11 @@ NAME = "AmazonSES"
 
 
 def matches(report: Report) -> bool:
+    if report.msg.is_multipart():
+        return False
+    raw = report.msg.get_payload()
+    if not isinstance(raw, str) or "notificationType" not in raw[:6000]:
+        return False  # cheap look at the raw body before decoding it
     head = report.text[:4000]
     return '"notificationType"' in head or '\\"notificationType\\"' in head
 

@@ -22,8 +22,8 @@ _FIELD_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40}):[ \t]*(.*)$", re.M)
 def matches(report: Report) -> bool:
     if "message/feedback-report" in report.content_types:
         return True
-    ctype = report.msg.get_content_type()
-    return ctype == "multipart/report" and str(report.msg.get_param("report-type", "")).lower() == "feedback-report"
+    top = str(report.msg.get("Content-Type", "")).lower()
+    return "multipart/report" in top and "feedback-report" in top
 
 
 def _feedback_fields(report: Report) -> list[tuple[str, str]]:

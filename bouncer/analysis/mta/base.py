@@ -27,6 +27,7 @@ class Found:
     command: str = ""
     reason: Reason | None = None  # set when the format states the reason outright
     feedback_type: str = ""
+    temporary: bool = False  # the failure itself was a passing one (4xx), retried until given up
 
 
 @dataclass(slots=True)
@@ -35,6 +36,7 @@ class Decoded:
     recipients: list[Found] = field(default_factory=list)
     kind: Kind | None = None  # forced kind (complaint, autoreply); otherwise from the actions
     feedback_type: str | None = None
+    reporting_mta: str = ""  # the host that wrote the report, when it says
 
 
 # ------------------------------------------------------------------------------------------
@@ -67,29 +69,38 @@ def clean_address(text: str) -> str:
 # ------------------------------------------------------------------------------------------
 # SMTP commands named in a diagnostic
 
-# Commands in session order: when a text names several, the failure came at the latest.
-_COMMANDS = (
-    ("HELO", re.compile(r"\bHELO\b")),
-    ("EHLO", re.compile(r"\bEHLO\b|initial connection|SENT_SECOND_EHLO")),
-    ("STARTTLS", re.compile(r"\bSTARTTLS\b")),
-    ("AUTH", re.compile(r"\bAUTH (?:PLAIN|LOGIN|CRAM|DIGEST)")),
-    ("MAIL", re.compile(r"\bMAIL F(?:ROM|rom)|mail from:|MAIL command|MAIL_FROM\b")),
-    ("RCPT", re.compile(r"\bRCPT\b|rcpt to|RCPT_TO|does not like recipient|RCPT command")),
-    ("DATA", re.compile(r"\bDATA\b|end of data|after data|final DATA|\(DATA\)")),
+# Commands in session order, latest first, with the words reports use for each: when a text
+# names several, the failure came at the latest. Plain substring tests: this runs for every
+# recipient and must stay cheap.
+_STAGE_WORDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    # (command, case-sensitive words, lower-case words)
+    ("DATA", ("DATA",), ("end of data", "after data", "final data")),
+    ("RCPT", ("RCPT", "does not like recipient"), ("rcpt to",)),
+    ("MAIL", ("MAIL FROM", "MAIL From", "MAIL command", "MAIL_FROM"), ("mail from:",)),
+    ("AUTH", ("AUTH PLAIN", "AUTH LOGIN", "AUTH CRAM", "AUTH DIGEST"), ()),
+    ("STARTTLS", ("STARTTLS",), ()),
+    ("EHLO", ("EHLO", "SENT_SECOND_EHLO"), ("initial connection",)),
+    ("HELO", ("HELO",), ()),
 )
+_DATA_WORD = re.compile(r"\bDATA\b")
 
 
 def find_command(text: str) -> str:
     """The SMTP command a failure answered: the latest in the session that the text names."""
     if not text:
         return ""
-    latest = ""
-    for name, pattern in _COMMANDS:
-        if pattern.search(text, 0, 4000):
-            latest = name
-    if latest == "RCPT" and "RCPT first" in text:
-        return ""
-    return latest
+    head = text[:4000]
+    lowered = head.lower()
+    for command, words, lower_words in _STAGE_WORDS:
+        hit = any(w in head for w in words) or any(w in lowered for w in lower_words)
+        if not hit:
+            continue
+        if command == "DATA" and not any(w in lowered for w in lower_words) and not _DATA_WORD.search(head):
+            continue  # "DATABASE", "METADATA"
+        if command == "RCPT" and "RCPT first" in head:
+            return ""
+        return command
+    return ""
 
 
 # ------------------------------------------------------------------------------------------
@@ -118,6 +129,14 @@ def parse_fields(text: str) -> list[dict[str, str]]:
         m = _FIELD_RE.match(line)
         if m:
             last = m.group(1).lower()
+            if (
+                last in ("final-recipient", "original-recipient")
+                and "final-recipient" in current
+                and (last == "final-recipient" or "original-recipient" in current)
+            ):
+                # per-recipient groups run together without the blank line between them
+                blocks.append(current)
+                current = {}
             if last not in current:
                 current[last] = m.group(2).strip()
             else:
@@ -150,9 +169,34 @@ _ORIGINAL_MARKERS = re.compile(
     r"The header of the original message is following|Headers of the original message|"
     r"Included is a copy of the message header|Message header follows|"
     r"Original Message:?|Original mail header"
-    r")[ \t.:]*(?:-{2,}|={2,}|\*{2,})?[ \t]*$",
+    r")(?:[ \t.:,]+(?:including all (?:the )?headers|is following|follows|below))?[ \t.:=*-]*$",
     re.M | re.I,
 )
+
+
+# Words every marker line contains; only the lines holding one are tried against the pattern.
+_MARKER_WORDS = (
+    "original message", "copy of the message", "returned message", "unsent message", "message header",
+    "message headers", "headers of the original", "forwarded message", "undelivered message",
+    "below this line", "original mail", "header of the original",
+)  # fmt: skip
+
+
+def _find_original_marker(text: str) -> int:
+    """Offset of the line where a quoted original begins, -1 when there is none."""
+    lowered = text[: 24 * 1024].lower()
+    best = -1
+    for word in _MARKER_WORDS:
+        at = lowered.find(word)
+        while at >= 0 and (best < 0 or at < best):
+            start = lowered.rfind("\n", 0, at) + 1
+            end = lowered.find("\n", at)
+            line = text[start : end if end >= 0 else len(lowered)]
+            if _ORIGINAL_MARKERS.match(line):
+                best = start
+                break
+            at = lowered.find(word, at + len(word))
+    return best
 
 
 AUTOREPLY_SUBJECT = re.compile(
@@ -171,7 +215,8 @@ class Report:
         self.msg = msg
 
     @cached_property
-    def parts(self) -> list[tuple[Message, int]]:
+    def parts(self) -> list[tuple[Message, int, str]]:
+        """(part, depth, content type) of every part outside returned originals."""
         return list(mime.walk(self.msg))
 
     def header(self, name: str) -> str:
@@ -196,10 +241,14 @@ class Report:
 
     @cached_property
     def content_types(self) -> list[str]:
-        return [p.get_content_type() for p, _ in self.parts]
+        return [ctype for _, _, ctype in self.parts]
 
     def parts_of(self, *ctypes: str) -> list[Message]:
-        return [p for p, _ in self.parts if p.get_content_type() in ctypes]
+        return [p for p, _, ctype in self.parts if ctype in ctypes]
+
+    @cached_property
+    def has_delivery_status(self) -> bool:
+        return "message/delivery-status" in self.content_types or "message/global-delivery-status" in self.content_types
 
     @cached_property
     def text(self) -> str:
@@ -208,11 +257,11 @@ class Report:
         chunks: list[str] = []
         size = 0
         html: list[str] = []
-        for part, _depth in self.parts:
+        for part, _depth, ctype in self.parts:
             if part.is_multipart():
                 continue
-            ctype = part.get_content_type()
-            if ctype == "text/plain":
+            if ctype.startswith("text/plain") or ctype.startswith("multipart/"):
+                # a multipart whose boundary was lost to a broken header is text after all
                 body = mime.part_text(part)
             elif ctype == "text/html":
                 if not chunks:
@@ -238,8 +287,8 @@ class Report:
     def text_before_original(self) -> str:
         """The report's text up to the marker where a quoted original begins."""
         text = self.text
-        m = _ORIGINAL_MARKERS.search(text)
-        return text[: m.start()] if m else text
+        cut = _find_original_marker(text)
+        return text[:cut] if cut >= 0 else text
 
     @cached_property
     def delivery_status_text(self) -> str:
@@ -265,8 +314,7 @@ class Report:
     @cached_property
     def original_headers_text(self) -> str:
         """Headers of the returned original, when the report carries it as a part."""
-        for part, _ in self.parts:
-            ctype = part.get_content_type()
+        for part, _, ctype in self.parts:
             if ctype == "text/rfc822-headers":
                 return mime.part_text(part, 16 * 1024)
             if ctype in ("message/rfc822", "message/global"):

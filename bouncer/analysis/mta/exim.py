@@ -30,13 +30,15 @@ _DELAYED = re.compile(r"has not (?:yet )?been delivered|delayed|Warning: message
 _OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
     (re.compile(r"Unrouteable address|all relevant MX records point to non-existent hosts", re.I), R.HOSTUNKNOWN),
     (re.compile(r"an MX or SRV record indicated no SMTP service", re.I), R.NOTACCEPT),
-    (re.compile(r"retry timeout exceeded|retry time not reached for any host", re.I), R.EXPIRED),
     (re.compile(r"mailbox is full|Mailbox quota exceeded|quota exceeded", re.I), R.MAILBOXFULL),
     (re.compile(r"Too many \"Received\" headers", re.I), R.CONTENTERROR),
     (re.compile(r"Unknown user|unknown local-part|No such user", re.I), R.USERUNKNOWN),
     (re.compile(r"message is too big|message size exceeds|Mail size limit exceeded", re.I), R.MESGTOOBIG),
     (re.compile(r"\bunknown mail domain\b|domain .{1,80} not found", re.I), R.HOSTUNKNOWN),
+    # the retry limit, last: a more precise cause above wins over "it took too long"
+    (re.compile(r"retry timeout exceeded|retry time not reached for any host", re.I), R.EXPIRED),
 )
+_GAVE_UP_RETRYING = re.compile(r"retry timeout exceeded|retry time not reached", re.I)
 
 
 def matches(report: Report) -> bool:
@@ -44,16 +46,17 @@ def matches(report: Report) -> bool:
 
 
 def decode(report: Report) -> Decoded | None:
-    recipients = generic.scan(report, report.text_before_original)
-    if not recipients:
-        failed = generic.from_failed_recipients_header(report)
-        recipients = failed
+    # The text names each failed address; X-Failed-Recipients stands in when the text names
+    # only a bare local part.
+    recipients = generic.scan(report, report.text_before_original) or generic.from_failed_recipients_header(report)
     if not recipients:
         return None
     delayed = bool(_DELAYED.search(report.subject)) and "failed" not in report.subject.lower()
     for item in recipients:
         if delayed:
             item.action = "delayed"
+        if _GAVE_UP_RETRYING.search(item.diagnostic):
+            item.temporary = True  # the failures were passing ones until the retries ran out
         if re.search(r"\d{3}[ -]", item.diagnostic) is None or "SMTP error" not in item.diagnostic:
             for pattern, reason in _OWN_WORDS:
                 if pattern.search(item.diagnostic):

@@ -17,7 +17,7 @@ from bouncer.analysis.mta.base import ADDRESS_RE, AUTOREPLY_SUBJECT, Decoded, Fo
 NAME = "text"
 
 _DAEMON_FROM = re.compile(
-    r"mailer-daemon|postmaster|mail delivery|mail administrator|mailer_daemon|mdaemon|"
+    r"mailer-daemon|postmaster|post_master|mail delivery|mail administrator|mailer_daemon|mdaemon|"
     r"delivery subsystem|delivery system|mail system|mail router|mailadmin"
 )
 BOUNCE_SUBJECT = re.compile(
@@ -33,7 +33,8 @@ BOUNCE_TEXT = re.compile(
     r"undeliverable|was not delivered|wasn't able to deliver|unable to deliver|delivery to the following|"
     r"not be delivered|failed to deliver|returned to sender|following address(?:es)? failed|"
     r"following recipients? (?:failed|could not)|delivery problem|error occurred while|"
-    r"message you sent|your message (?:to|was|could)|transcript of session|giving up",
+    r"message you sent|your message (?:to|was|could)|transcript of session|giving up|"
+    r"requested action not taken|invalid user address|error message below",
     re.I,
 )
 
@@ -48,7 +49,7 @@ STRONG_TEXT = re.compile(
 _PERSONAL_SUBJECT = re.compile(r"^\s*(?:re|fw|fwd|aw|wg|tr|sv|vs|rv|enc)\s*(?:\[\d+\])?\s*:", re.I)
 
 # "<user@host>:" or "user@host:" at a line start, then the reason on the same or next lines
-_COLON_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]*:[ \t]*(.*)$", re.M)
+_COLON_LINE = re.compile(r"^[ \t]*[\"<]?(" + ADDRESS_RE.pattern + r")[\">]?[ \t]*:[ \t]*(.*)$", re.M)
 # an address alone on its (usually indented) line, possibly with <> or a trailing comment
 _ALONE_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]*(?:\([^)\n]{0,200}\))?[ \t]*$", re.M)
 # Sendmail: "550 5.1.1 <user@host>... User unknown" / "<user@host>... User unknown"
@@ -61,7 +62,7 @@ _SENDMAIL_LINE = re.compile(
 # "user@host [User unknown]", "user@host on <date>", "RCPT TO:<user@host>"
 _LABELLED_LINE = re.compile(
     r"^[ \t]*(?:\*|-|\d+\.|(?:original-|final-)?recipient(?: address)?:|(?:could not be )?delivered to:|"
-    r"to:|address:|rcpt to:|failed recipient:|recipient address:|unknown user:|destinataire:)?[ \t]*"
+    r"address:|rcpt to:|failed recipient:|recipient address:|unknown user:|destinataire:)?[ \t]*"
     r"[\"<]?(" + ADDRESS_RE.pattern + r")[\">]?[ \t]*(?:\[(.{0,200})\]|on [A-Z][a-z]{2},.*|\((.{0,200})\)|,)?[ \t]*$",
     re.M | re.I,
 )
@@ -86,10 +87,10 @@ def matches(report: Report) -> bool:
     return looks_like_bounce(report)
 
 
-def _ignored(report: Report) -> set[str]:
+def _ignored(report: Report, names: tuple[str, ...] = ("From", "To", "Reply-To", "Sender", "Return-Path")) -> set[str]:
     """Addresses of the report's own parties: never recipients that failed."""
     ignored = set()
-    for name in ("From", "To", "Reply-To", "Sender", "Return-Path"):
+    for name in names:
         a = clean_address(report.header(name))
         if a:
             ignored.add(a)
@@ -102,8 +103,23 @@ def paragraph_after(text: str, start: int, limit: int = 1500) -> str:
     return chunk[:limit]
 
 
+# "There was an error delivering your mail to <user@host>." and alike
+_SENTENCE = re.compile(
+    r"(?:deliver(?:ing|ed|y)?|sen[dt]|send(?:ing)?)\b[^\n<]{0,60}?\bto:?[ \t]*<(" + ADDRESS_RE.pattern + r")>", re.I
+)
+
+
+# Message-IDs look like addresses: never take one for a recipient.
+_MESSAGE_ID_LINE = re.compile(
+    r"^[ \t>]*(?:message-id|in-reply-to|references|content-id)[ \t]*:[ \t]*<([^<>\s]+)>", re.M | re.I
+)
+
+
 def scan(report: Report, text: str) -> list[Found]:
-    ignored = _ignored(report)
+    # An address the text sets apart as a recipient counts even when it is the report's own
+    # To: (people do mail themselves); only the sender of the report is never a recipient.
+    ignored = _ignored(report, ("From", "Sender"))
+    ignored |= {m.group(1).lower() for m in _MESSAGE_ID_LINE.finditer(text)}
     found: dict[str, Found] = {}
 
     def add(address: str, diagnostic: str) -> None:
@@ -119,8 +135,10 @@ def scan(report: Report, text: str) -> list[Found]:
             return
         found[a] = Found(address=a, action="failed", diagnostic=diag)
 
-    for pattern in (_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE):
+    sendmail_style = False
+    for pattern in (_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE, _SENTENCE):
         matches = list(pattern.finditer(text))
+        sendmail_style = pattern is _SENDMAIL_LINE
         for i, m in enumerate(matches):
             # a recipient's words run from its line to the next recipient or a blank line
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
@@ -132,6 +150,7 @@ def scan(report: Report, text: str) -> list[Found]:
     if not found:
         # Last resort: every address the text names that is none of the report's parties;
         # the whole text is the diagnostic.
+        ignored = _ignored(report) | {m.group(1).lower() for m in _MESSAGE_ID_LINE.finditer(text)}
         whole = text[:3000]
         for m in ADDRESS_RE.finditer(text, 0, 20000):
             address = clean_address(m.group(0))
@@ -145,6 +164,8 @@ def scan(report: Report, text: str) -> list[Found]:
             # with one recipient, the whole report text is its diagnostic.
             item.diagnostic = whole
         item.command = find_command(item.diagnostic)
+        if not item.command and sendmail_style:
+            item.command = "RCPT"  # Sendmail's "<addr>... reason" line answers RCPT TO
     return list(found.values())
 
 
@@ -161,8 +182,27 @@ def from_failed_recipients_header(report: Report) -> list[Found]:
     return found
 
 
+_TO_LINE = re.compile(r"^To:[ \t]*(.+(?:\n[ \t]+.+)*)", re.M | re.I)
+
+
+def from_original_to(report: Report) -> list[Found]:
+    """A report that names no recipient at all: the one To: address of the returned
+    original (never a guess among several), attached or quoted after the report's text."""
+    headers = report.original_headers_text or report.text[len(report.text_before_original) :][:8000]
+    m = _TO_LINE.search(headers)
+    if not m:
+        return []
+    addresses = {clean_address(piece) for piece in m.group(1).split(",")} - {""}
+    if len(addresses) != 1:
+        return []
+    diag = " ".join(report.text_before_original.split())[:2000]
+    return [Found(address=addresses.pop(), action="failed", diagnostic=diag)]
+
+
 def decode(report: Report) -> Decoded | None:
-    recipients = scan(report, report.text_before_original) or from_failed_recipients_header(report)
+    recipients = (
+        scan(report, report.text_before_original) or from_failed_recipients_header(report) or from_original_to(report)
+    )
     if not recipients:
         return None
     return Decoded(mail_system=NAME, recipients=recipients)

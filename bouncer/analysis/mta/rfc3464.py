@@ -31,7 +31,7 @@ _ACTIONS = {
 
 
 def matches(report: Report) -> bool:
-    if report.parts_of("message/delivery-status", "message/global-delivery-status"):
+    if report.has_delivery_status:
         return True
     return bool(_INLINE_FIELDS.search(report.text))
 
@@ -47,13 +47,17 @@ def decode(report: Report) -> Decoded | None:
         text = report.text
     blocks = parse_fields(text)
     found: dict[str, Found] = {}
-    remote_default = ""
+    reporting = ""
     for block in blocks:
+        if "reporting-mta" in block and not reporting:
+            reporting = split_spec(block["reporting-mta"])[1].strip().rstrip(".")
         if "final-recipient" not in block and "original-recipient" not in block:
-            if "reporting-mta" in block and not remote_default:
-                remote_default = ""
             continue
-        address = clean_address(block.get("final-recipient", "")) or clean_address(block.get("original-recipient", ""))
+        final = clean_address(block.get("final-recipient", ""))
+        original = clean_address(block.get("original-recipient", ""))
+        # a Final-Recipient rewritten to an internal name (no dot in its domain, a source
+        # route) says less than the Original-Recipient the sender used
+        address = final if final and ("." in final.rsplit("@", 1)[1] or not original) else original
         if not address:
             continue
         spec, diagnostic = split_spec(block.get("diagnostic-code", ""))
@@ -74,7 +78,7 @@ def decode(report: Report) -> Decoded | None:
         return None
     recipients = list(found.values())
     supplement_from_text(report, recipients)
-    return Decoded(mail_system=NAME, recipients=recipients)
+    return Decoded(mail_system=NAME, recipients=recipients, reporting_mta=reporting)
 
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t]*\n")
@@ -86,6 +90,8 @@ def supplement_from_text(report: Report, recipients: list[Found]) -> None:
     Postfix, for one, often leaves Diagnostic-Code out of the report but explains each
     recipient in a paragraph of its text part.
     """
+    if all(item.diagnostic and (item.command or find_command(item.diagnostic)) for item in recipients):
+        return  # the report said it all: no need to read its text part
     text = report.text_before_original
     if not text:
         return
@@ -95,13 +101,22 @@ def supplement_from_text(report: Report, recipients: list[Found]) -> None:
         at = lowered.find(item.address)
         if at >= 0:
             # the address's paragraph and the one after it (Sendmail puts the reason and
-            # the session transcript there)
-            start = lowered.rfind("\n\n", 0, at)
+            # the session transcript there), up to where the next recipient's words begin
             end = lowered.find("\n\n", at)
             if end >= 0 and end - at < 200:
                 following = lowered.find("\n\n", end + 2)
                 end = following if following >= 0 else len(text)
-            paragraph = text[start + 2 if start >= 0 else 0 : end if end >= 0 else len(text)][:2000]
+            end = end if end >= 0 else len(text)
+            line_end = lowered.find("\n", at)
+            for other in recipients:
+                if other is not item and line_end >= 0:
+                    next_at = lowered.find("\n" + other.address, line_end - 1, end)
+                    if next_at < 0:
+                        next_at = lowered.find("\n<" + other.address, line_end - 1, end)
+                    if next_at >= 0:
+                        end = next_at
+            start = lowered.rfind("\n", 0, at) + 1  # from the address's own line
+            paragraph = text[start:end][:2000]
         if not item.diagnostic and paragraph:
             cleaned = " ".join(paragraph.split())
             item.diagnostic = cleaned

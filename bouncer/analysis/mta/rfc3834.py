@@ -8,6 +8,7 @@ Exim marks its own bounces ``Auto-Submitted: auto-replied`` too.
 
 from __future__ import annotations
 
+from bouncer.analysis.mta import generic
 from bouncer.analysis.mta.base import AUTOREPLY_SUBJECT, Decoded, Found, Report, clean_address
 from bouncer.analysis.taxonomy import Kind, Reason
 
@@ -17,6 +18,10 @@ _HEADER_SIGNS = ("x-autoreply", "x-autorespond", "x-mail-autoreply", "x-vacation
 
 
 def matches(report: Report) -> bool:
+    if report.parts_of("message/delivery-status", "message/global-delivery-status") or generic.looks_like_bounce(
+        report
+    ):
+        return False  # a bounce that named no recipient is still no auto-reply
     auto = report.header("Auto-Submitted").lower()
     if auto.startswith("auto-replied"):
         return True

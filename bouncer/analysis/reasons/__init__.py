@@ -52,9 +52,7 @@ def _userunknown(e: Evidence, d: str, by_status: Reason | None) -> bool:
         return False
     if by_status is R.USERUNKNOWN:
         # 5.1.1 unless the text says it is really something else
-        return not any(
-            says(r, d) for r in (R.NORELAYING, R.BLOCKED, R.MAILBOXFULL, R.HASMOVED, R.REJECTED, R.NOTACCEPT)
-        )
+        return not any(says(r, d) for r in _NOT_USERUNKNOWN)
     return e.command == "RCPT" and says(R.USERUNKNOWN, d)
 
 
@@ -78,6 +76,9 @@ def _rejected(e: Evidence, d: str, by_status: Reason | None) -> bool:
         return says(R.REJECTED, d)
     if e.command == "DATA":
         return by_status is not R.USERUNKNOWN and says(R.REJECTED, d)
+    if by_status is R.USERUNKNOWN:
+        # an x.1.0/x.1.1 whose text says the sender was refused is the sender's problem
+        return "sender" in d and says(R.REJECTED, d)
     if by_status in (None, R.ONHOLD, R.UNDEFINED, R.SECURITYERROR, R.SYSTEMERROR):
         return says(R.REJECTED, d)
     return False

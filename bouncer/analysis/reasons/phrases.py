@@ -203,6 +203,7 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
     ),
     R.EXCEEDLIMIT: (
         "message header size exceeds limit",
+        "recipsizelimit",
         "message too many recipients",
         "exceeded the limit",
         "exceeds the maximum number of recipients",
@@ -215,6 +216,8 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "mailbox unavailable or access denied",
         "user suspended",
         "recipient suspend the service",
+        "temporary locked",
+        "account is locked",
         "this account has been disabled or discontinued",
         "vdelivermail: account is locked email bounced",
         "account has been disabled",
@@ -277,6 +280,8 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "failed dmarc",
         "unauthenticated email from",
         "dkim authentication",
+        "does not have authentication information",
+        "fails to pass authentication checks",
         "authentication checks failed",
         "is not authorized by domain",
         "spf verification failed",
@@ -374,6 +379,7 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "mail domain mentioned in email address is unknown",
         "name or service not known",
         "no such domain",
+        "no such domain.",
         "recipient address rejected: unknown domain name",
         "recipient domain must exist",
         "the account or domain may not exist",
@@ -495,6 +501,8 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "throttling failure: daily message quota exceeded",
         "throttling failure: maximum sending rate exceeded",
         "too many connections",
+        "connection frequency limited",
+        "too many recipients",
         "too many concurrent smtp connections",
         "too many errors from your ip",
         "too many smtp sessions for this host",
@@ -539,6 +547,8 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "client host rejected",
         "your ip address is listed",
         "refused to talk to me",
+        "invalid ip for sending mail",
+        "esmtp not accepting connections",
         "access denied for ip",
         "not accepting mail from your ip",
         "banned sending ip",
@@ -593,6 +603,7 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "this message is not rfc 5322 compliant",
         "https://support.google.com/mail/?p=rfcmessagenoncompliant",
         "duplicate header",
+        "messages with multiple addresses",
         "multiple addresses in from: header",
         "is not rfc 5322 compliant",
         "is not rfc5322 compliant",
@@ -675,6 +686,8 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
     ),
     R.NETWORKERROR: (
         "could not connect and send the mail to",
+        "routing loop detected",
+        "dns query failed",
         "hop count exceeded - possible mail loop",
         "host is unreachable",
         "host name lookup failure",
@@ -701,6 +714,8 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "could not find a gateway for",
         "delivery time expired",
         "giving up on",
+        "could not deliver for the last",
+        "envelope expired",
         "it has not been collected after",
         "message expired after sitting in queue for",
         "message timed out",
@@ -790,26 +805,109 @@ EXCEPT: dict[Reason, tuple[str, ...]] = {
 }
 
 
-def _compile(entries: tuple[str, ...]) -> re.Pattern[str]:
-    parts = [e[1:] if e.startswith("\x00") else re.escape(e) for e in entries]
-    return re.compile("|".join(parts))
+class _Table:
+    """One reason's phrases: plain substrings (tested with ``in``, fast in C) and the few
+    regular expressions, compiled into one pattern."""
+
+    __slots__ = ("pattern", "plain")
+
+    def __init__(self, entries: tuple[str, ...]) -> None:
+        self.plain = tuple(e for e in entries if not e.startswith("\x00"))
+        patterns = [e[1:] for e in entries if e.startswith("\x00")]
+        self.pattern = re.compile("|".join(patterns)) if patterns else None
+
+    def search(self, text: str) -> bool:
+        if any(phrase in text for phrase in self.plain):
+            return True
+        return bool(self.pattern and self.pattern.search(text))
 
 
-MATCHERS: dict[Reason, re.Pattern[str]] = {reason: _compile(entries) for reason, entries in PHRASES.items()}
-EXCLUDERS: dict[Reason, re.Pattern[str]] = {reason: _compile(entries) for reason, entries in EXCEPT.items()}
+MATCHERS: dict[Reason, _Table] = {reason: _Table(entries) for reason, entries in PHRASES.items()}
+EXCLUDERS: dict[Reason, _Table] = {reason: _Table(entries) for reason, entries in EXCEPT.items()}
 
 _SPACES = re.compile(r"\s+")
 
 
+MATCH_LIMIT = 1200  # characters of a diagnostic the phrase tables look at
+
+
 def normalise(text: str) -> str:
     """Lower-case and squeeze whitespace, so phrases match across folded lines."""
-    return _SPACES.sub(" ", text).lower()
+    return _SPACES.sub(" ", text[: MATCH_LIMIT * 2]).lower()[:MATCH_LIMIT]
+
+
+_WORD_SPLIT = re.compile(r"[^a-z]+")
+_WORD = re.compile(r"[a-z]+")
+
+
+class _Index:
+    """Plain phrases by a word that must appear whole in any text containing the phrase.
+
+    A word of a phrase with non-letters on both sides inside the phrase ("not" in "user not
+    found") can only occur as a whole word of the text, so the text's words name the few
+    phrases worth testing. A two-word phrase is filed under its first word: phrases are
+    written to start at a word ("user unknown" does not match "superuser unknown"). Phrases
+    without a letter are always tested.
+    """
+
+    __slots__ = ("always", "by_word")
+
+    def __init__(self, tables: dict[Reason, _Table]) -> None:
+        by_word: dict[str, list[tuple[Reason, str]]] = {}
+        always: list[tuple[Reason, str]] = []
+        for reason, table in tables.items():
+            for phrase in table.plain:
+                words = _WORD_SPLIT.split(phrase)
+                interior = [w for w in words[1:-1] if w]
+                if interior:
+                    by_word.setdefault(max(interior, key=len), []).append((reason, phrase))
+                elif words[0]:
+                    by_word.setdefault(words[0], []).append((reason, phrase))
+                else:
+                    always.append((reason, phrase))
+        self.by_word = {k: tuple(v) for k, v in by_word.items()}
+        self.always = tuple(always)
+
+    def hits(self, text: str, words: set[str]) -> set[Reason]:
+        found = {reason for reason, phrase in self.always if phrase in text}
+        for word in words:
+            for reason, phrase in self.by_word.get(word, ()):
+                if reason not in found and phrase in text:
+                    found.add(reason)
+        return found
+
+
+_MATCH_INDEX = _Index(MATCHERS)
+_EXCLUDE_INDEX = _Index(EXCLUDERS)
+_last: tuple[str, frozenset[Reason], frozenset[Reason]] = ("", frozenset(), frozenset())
+
+
+def _plain_hits(text: str) -> tuple[frozenset[Reason], frozenset[Reason]]:
+    """(reasons whose plain phrases occur in text, reasons whose exclusions occur), memoised
+    for the last text: the classifier asks about one text many times in a row."""
+    global _last
+    last = _last
+    if last[0] == text:
+        return last[1], last[2]
+    words = set(_WORD.findall(text))
+    result = (text, frozenset(_MATCH_INDEX.hits(text, words)), frozenset(_EXCLUDE_INDEX.hits(text, words)))
+    _last = result
+    return result[1], result[2]
 
 
 def says(reason: Reason, normalised_text: str) -> bool:
     """Whether the (normalised) diagnostic text says ``reason``."""
-    matcher = MATCHERS.get(reason)
-    if not (matcher and normalised_text and matcher.search(normalised_text)):
+    if not normalised_text:
+        return False
+    hits, excluded = _plain_hits(normalised_text)
+    if reason in hits:
+        matched = True
+    else:
+        table = MATCHERS.get(reason)
+        matched = bool(table and table.pattern and table.pattern.search(normalised_text))
+    if not matched:
+        return False
+    if reason in excluded:
         return False
     excluder = EXCLUDERS.get(reason)
-    return not (excluder and excluder.search(normalised_text))
+    return not (excluder and excluder.pattern and excluder.pattern.search(normalised_text))

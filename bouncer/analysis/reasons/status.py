@@ -182,6 +182,10 @@ _STATUS_IN_TEXT = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.
 _REPLY_IN_TEXT = re.compile(r"(?<![\d.\-])([245][0-5]\d)(?=[ \-]|$)(?![\-.]\d{3})", re.M)
 
 
+# "Dovecot version 2.3.4" is no status code
+_VERSION_WORDS = ("version ", "release ", " v", "ver. ", "ver ")
+
+
 def find_status(text: str) -> str:
     """The enhanced status code a diagnostic text states, '' when none.
 
@@ -193,7 +197,7 @@ def find_status(text: str) -> str:
     last_specific = ""
     for m in _STATUS_IN_TEXT.finditer(text, 0, 8000):
         cls, subject, detail = m.groups()
-        if int(subject) > 7:
+        if int(subject) > 7 or text[max(0, m.start() - 9) : m.start()].lower().endswith(_VERSION_WORDS):
             continue
         code = f"{cls}.{int(subject)}.{int(detail)}"
         first = first or code

@@ -23,6 +23,8 @@ def provider_for(remote_mta: str, diagnostic_lower: str) -> ModuleType | None:
             hosts: tuple[str, ...] = module.HOSTS
             if host.endswith(hosts):
                 return module
+    if not diagnostic_lower:
+        return None
     for module in PROVIDERS:
         signs: tuple[str, ...] = module.SIGNS
         if any(sign in diagnostic_lower for sign in signs):

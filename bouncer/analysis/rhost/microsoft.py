@@ -16,9 +16,8 @@ _STATUS: dict[str, Reason] = {
     "5.1.10": R.USERUNKNOWN,  # RESOLVER.ADR.RecipientNotFound
     "5.1.1": R.USERUNKNOWN,
     "5.1.351": R.USERUNKNOWN,
-    "5.4.1": R.USERUNKNOWN,  # "Recipient address rejected: Access denied"
     "5.2.2": R.MAILBOXFULL,
-    "5.2.3": R.MESGTOOBIG,
+    "5.2.3": R.EXCEEDLIMIT,
     "5.3.4": R.MESGTOOBIG,
     "5.4.312": R.NETWORKERROR,  # DNS query failed
     "5.4.316": R.EXPIRED,

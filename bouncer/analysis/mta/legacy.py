@@ -1,0 +1,94 @@
+"""Plain-text reports of older or appliance mail systems, one table of their own sentences
+each: Microsoft Exchange 2003 (and earlier), Ipswitch IMail, Lotus Notes/Domino, Trend Micro
+InterScan MSS, m-FILTER, OpenSMTPD, Zoho, DragonFly Mail Agent.
+
+Evidence: each system's fixed greeting or heading (``SIGNATURES``). Recipients are found as
+the generic text decoder finds them; the system's own sentence, when present, states the
+reason.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bouncer.analysis.mta import generic
+from bouncer.analysis.mta.base import Decoded, Report
+from bouncer.analysis.taxonomy import Reason
+
+NAME = "legacy"
+R = Reason
+
+# (mail system, signature in the report's text)
+SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("Exchange2003", re.compile(r"did not reach the following recipient|MSEXCH:", re.I)),
+    (
+        "IMailServer",
+        re.compile(
+            r"^(?:Unknown user|User mailbox exceeds allowed size|Invalid final delivery userid|"
+            r"Mail Delivery Failed|Body of message generated response):",
+            re.M,
+        ),
+    ),
+    (
+        "Notes",
+        re.compile(r"^-+ Failure Reasons -+|not listed in (?:Domino Directory|public Name & Address Book)", re.M),
+    ),
+    ("InterScanMSS", re.compile(r"Message from InterScan Messaging Security Suite", re.I)),
+    ("mFILTER", re.compile(r"^-------server message|m-FILTER", re.M)),
+    ("OpenSMTPD", re.compile(r"This is the MAILER-DAEMON, please DO NOT REPLY to this e-?mail", re.I)),
+    ("DragonFly", re.compile(r"This is the DragonFly Mail Agent", re.I)),
+    ("Zoho", re.compile(r"This message was created automatically by mail delivery system\.", re.I)),
+)
+
+# Each system's own sentences (from their documentation and NDR templates).
+OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
+    # Exchange 2003 NDR: the diagnostic sentence and the MSEXCH code 000C05A6 / 000D0B6A
+    (re.compile(r"The recipient name is not recognized|Unknown Recipient|000C05A6", re.I), R.USERUNKNOWN),
+    (
+        re.compile(r"The message (?:was|could not be) delivered because the recipient.{0,40}mailbox is full", re.I),
+        R.MAILBOXFULL,
+    ),
+    (re.compile(r"Invalid final delivery userid|^Unknown user:", re.I | re.M), R.USERUNKNOWN),
+    (re.compile(r"User mailbox exceeds allowed size", re.I), R.MAILBOXFULL),
+    (re.compile(r"not listed in (?:Domino Directory|public Name & Address Book)", re.I), R.USERUNKNOWN),
+    (
+        re.compile(r"Unable to deliver message to <[^>]+>(?: \(and other recipients in the same domain\))?\.", re.I),
+        R.USERUNKNOWN,
+    ),
+    (re.compile(r"Envelope expired|Delivery time expired", re.I), R.EXPIRED),
+    (re.compile(r"Domain does not exist|DNS lookup failure: host .{1,100} not found", re.I), R.HOSTUNKNOWN),
+    (re.compile(r"Could not deliver for the last \d+ seconds", re.I), R.EXPIRED),
+    (re.compile(r"THIS IS A WARNING MESSAGE ONLY", re.I), R.EXPIRED),
+)
+_DELAY = re.compile(r"THIS IS A WARNING MESSAGE ONLY|is delayed for more than|temporary failure report", re.I)
+
+
+def _system(report: Report) -> str:
+    head = report.text[:6000]
+    for name, signature in SIGNATURES:
+        if signature.search(head):
+            return name
+    return ""
+
+
+def matches(report: Report) -> bool:
+    return bool(_system(report))
+
+
+def decode(report: Report) -> Decoded | None:
+    system = _system(report)
+    recipients = generic.scan(report, report.text_before_original) or generic.from_original_to(report)
+    if not recipients:
+        return None
+    delayed = bool(_DELAY.search(report.text_before_original[:4000]))
+    for item in recipients:
+        if delayed:
+            item.action = "delayed"
+        # remote servers' own words (an SMTP reply in the text) are more precise than ours
+        if re.search(r"\b[45]\d\d[ -]", item.diagnostic):
+            continue
+        for pattern, reason in OWN_WORDS:
+            if pattern.search(item.diagnostic):
+                item.reason = reason
+                break
+    return Decoded(mail_system=system, recipients=recipients)

@@ -1,0 +1,172 @@
+"""One small test per mail-system decoder: the evidence that selects it, and what it reads."""
+
+from __future__ import annotations
+
+import json
+
+from bouncer.analysis import analyse
+from bouncer.analysis.taxonomy import Kind, Reason
+
+
+def text_bounce(body: str, **headers: str) -> bytes:
+    head = {"From": "MAILER-DAEMON@mx.example.net", "To": "sender@example.com", "Subject": "failure notice"}
+    head.update(headers)
+    return ("".join(f"{k}: {v}\n" for k, v in head.items()) + "Content-Type: text/plain\n\n" + body).encode()
+
+
+def test_qmail_reads_each_recipient_paragraph_and_its_own_words() -> None:
+    raw = text_bounce(
+        "Hi. This is the qmail-send program at mx.example.net.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+        "<gone@example.org>:\n192.0.2.1 does not like recipient.\n"
+        "Remote host said: 550 5.1.1 <gone@example.org>... User Unknown\nGiving up on 192.0.2.1.\n\n"
+        "<full@example.org>:\n192.0.2.1 does not like recipient.\n"
+        "Remote host said: 552 5.2.2 <full@example.org>... Mailbox Full\nGiving up on 192.0.2.1.\n\n"
+        "<nohost@example.invalid>:\nSorry, I couldn't find any host named example.invalid. (#5.1.2)\n\n"
+        "--- Below this line is a copy of the message.\n\nFrom: sender@example.com\nTo: x@example.org\n\nhi\n"
+    )
+    result = analyse(raw)
+    assert result.mail_system == "qmail"
+    got = {r.address: (r.reason, r.hard) for r in result.recipients}
+    assert got == {
+        "gone@example.org": (Reason.USERUNKNOWN, True),
+        "full@example.org": (Reason.MAILBOXFULL, False),
+        "nohost@example.invalid": (Reason.HOSTUNKNOWN, True),
+    }
+
+
+def test_exim_reads_indented_recipients_and_router_errors() -> None:
+    raw = text_bounce(
+        "This message was created automatically by mail delivery software.\n\n"
+        "A message that you sent could not be delivered to one or more of its\n"
+        "recipients. This is a permanent error. The following address(es) failed:\n\n"
+        "  someone@example.invalid\n    Unrouteable address\n"
+        "  other@example.org\n    host mx.example.org [192.0.2.2]\n"
+        "    SMTP error from remote mail server after RCPT TO:<other@example.org>:\n"
+        "    550 5.1.1 <other@example.org>: Recipient address rejected: User unknown\n\n"
+        "------ This is a copy of the message, including all the headers. ------\n\n"
+        "From: sender@example.com\nTo: someone@example.invalid\n\nhi\n",
+        Subject="Mail delivery failed: returning message to sender",
+        **{"X-Failed-Recipients": "someone@example.invalid, other@example.org"},
+    )
+    result = analyse(raw)
+    assert result.mail_system == "Exim"
+    got = {r.address: (r.reason, r.status) for r in result.recipients}
+    assert got == {
+        "someone@example.invalid": (Reason.HOSTUNKNOWN, "5.0.912"),
+        "other@example.org": (Reason.USERUNKNOWN, "5.1.1"),
+    }
+
+
+def test_gmail_text_report_uses_its_technical_details_and_knows_a_delay() -> None:
+    raw = text_bounce(
+        "Delivery to the following recipient has been delayed:\n\n     reader@example.org\n\n"
+        "Message will be retried for 2 more day(s)\n\nTechnical details of temporary failure:\n"
+        "The error that the other server returned was: 450 4.2.2 <reader@example.org>... Mailbox Full\n\n"
+        "----- Original message -----\n\nFrom: sender@gmail.com\nTo: reader@example.org\n\nhi\n",
+        From="Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+        Subject="Delivery Status Notification (Delay)",
+    )
+    result = analyse(raw)
+    assert result.mail_system == "Gmail" and result.kind is Kind.DELAY
+    (r,) = result.recipients
+    assert (r.reason, r.status) == (Reason.MAILBOXFULL, "4.2.2")
+
+
+def test_amazon_ses_json_notifications() -> None:
+    bounce = {
+        "notificationType": "Bounce",
+        "bounce": {
+            "bounceType": "Permanent",
+            "bouncedRecipients": [
+                {
+                    "emailAddress": "gone@example.org",
+                    "status": "5.1.1",
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                }
+            ],
+        },
+    }
+    complaint = {
+        "notificationType": "Complaint",
+        "complaint": {
+            "complainedRecipients": [{"emailAddress": "reader@example.org"}],
+            "complaintFeedbackType": "abuse",
+        },
+    }
+    headers = {"From": "no-reply@sns.amazonaws.com", "Subject": "AWS Notification Message"}
+    result = analyse(text_bounce(json.dumps(bounce) + "\n--\nunsubscribe footer\n", **headers))
+    assert result.mail_system == "AmazonSES" and result.kind is Kind.BOUNCE
+    assert [(r.address, r.reason, r.hard) for r in result.recipients] == [
+        ("gone@example.org", Reason.USERUNKNOWN, True)
+    ]
+    result = analyse(text_bounce(json.dumps(complaint), **headers))
+    assert result.kind is Kind.COMPLAINT and result.recipients[0].address == "reader@example.org"
+
+
+def test_exchange_2003_ndr_sentence() -> None:
+    raw = text_bounce(
+        "Your message\n\n  To:      reader@example.org\n  Subject: News\n\n"
+        "did not reach the following recipient(s):\n\n"
+        "reader@example.org on Thu, 29 Apr 2010 00:00:00 -0000\n"
+        "    The recipient name is not recognized\n"
+        "    MSEXCH:IMS:EXAMPLE:SITE:SERVER 0 (000C05A6) Unknown Recipient\n",
+        From="System Administrator <postmaster@example.org>",
+        Subject="Undeliverable: News",
+    )
+    result = analyse(raw)
+    assert result.mail_system == "Exchange2003"
+    (r,) = result.recipients
+    assert (r.address, r.reason, r.hard) == ("reader@example.org", Reason.USERUNKNOWN, True)
+
+
+def test_postfix_report_without_diagnostic_takes_its_text_paragraph() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\nTo: sender@example.com\n"
+        b"Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="P"\n\n'
+        b"--P\nContent-Type: text/plain\n\nThis is the mail system at host mx.example.net.\n\n"
+        b"<reader@example.org>: host mx.example.org[192.0.2.3] said: 550 5.7.1 Service unavailable;\n"
+        b"    client [192.0.2.9] blocked using bl.example.net (in reply to RCPT TO command)\n\n"
+        b"--P\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+        b"Final-Recipient: rfc822; reader@example.org\nAction: failed\nStatus: 5.7.1\n\n--P--\n"
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.reason, r.reply_code, r.hard) == (Reason.BLOCKED, "550", False)
+    assert "blocked using" in r.diagnostic
+
+
+def test_recipient_groups_without_blank_lines_between_them() -> None:
+    raw = (
+        b"From: Postmaster <postmaster@example.net>\nTo: sender@example.com\nSubject: Undeliverable\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="G"\n\n'
+        b"--G\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n"
+        b"Final-Recipient: rfc822; full@example.org\nAction: failed\nStatus: 5.2.2\n"
+        b"Diagnostic-Code: smtp; 552 5.2.2 Mailbox Full\n"
+        b"Final-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n"
+        b"Diagnostic-Code: smtp; 550 5.1.1 User Unknown\n\n--G--\n"
+    )
+    got = {r.address: r.reason for r in analyse(raw).recipients}
+    assert got == {"full@example.org": Reason.MAILBOXFULL, "gone@example.org": Reason.USERUNKNOWN}
+
+
+def test_unknown_mail_system_falls_back_to_generic_text_layout() -> None:
+    raw = text_bounce(
+        "Unable to deliver message to the following address(es).\n\n"
+        "<reader@example.org>:\nRemote host said: 550 5.1.1 <reader@example.org>... User Unknown [RCPT_TO]\n",
+        Subject="Failure Notice",
+    )
+    result = analyse(raw)
+    assert result.mail_system == "text"
+    (r,) = result.recipients
+    assert (r.address, r.reason, r.status, r.hard) == ("reader@example.org", Reason.USERUNKNOWN, "5.1.1", True)
+
+
+def test_rfc3834_header_alone_selects_the_autoreply_decoder() -> None:
+    raw = (
+        b"From: reader@example.org\nTo: sender@example.com\nSubject: Re: News\n"
+        b"X-Autoreply: yes\nContent-Type: text/plain\n\nThanks, I'll answer soon.\n"
+    )
+    result = analyse(raw)
+    assert result.mail_system == "RFC3834" and result.kind is Kind.AUTOREPLY

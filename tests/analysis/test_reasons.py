@@ -1,0 +1,133 @@
+"""The reason tables and the hard/soft rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from bouncer.analysis.reasons import Evidence, classify
+from bouncer.analysis.reasons.lda import reason_from_agent
+from bouncer.analysis.reasons.phrases import normalise, says
+from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status, reason_of_status
+from bouncer.analysis.rhost import reason_from_provider
+from bouncer.analysis.taxonomy import Reason, is_hard
+
+R = Reason
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("5.1.1", R.USERUNKNOWN),
+        ("5.1.2", R.HOSTUNKNOWN),
+        ("5.1.6", R.HASMOVED),
+        ("5.1.10", R.NOTACCEPT),
+        ("4.2.2", R.MAILBOXFULL),
+        ("5.3.4", R.MESGTOOBIG),
+        ("4.4.7", R.EXPIRED),
+        ("5.7.26", R.AUTHFAILURE),
+        ("5.7.25", R.REQUIREPTR),
+        ("5.0.0", None),
+    ],
+)
+def test_status_code_table(status: str, reason: Reason | None) -> None:
+    assert reason_of_status(status) is reason
+
+
+def test_status_and_reply_code_are_found_in_text() -> None:
+    assert find_status("550 5.1.1 <a@b.example>... User unknown") == "5.1.1"
+    assert find_status("host 192.0.2.1 said: 550 #5.1.1 bad address") == "5.1.1"
+    assert find_status("554 4.4.7 Message expired <421 4.4.2 Connection timed out>") == "4.4.2"
+    assert find_status("relay 10.1.2.3 version 2.1.0") == ""
+    assert find_reply_code("host said: 552-5.2.2 full") == "552"
+    assert find_reply_code("no code here 1234") == ""
+
+
+def test_the_remote_servers_code_refines_a_generic_report() -> None:
+    assert prefer("5.0.0", "5.1.1", "550") == "5.1.1"
+    assert prefer("4.4.7", "4.7.1", "450") == "4.7.1"
+    assert prefer("5.0.0", "4.2.2", "452") == "5.0.0"  # the report's class is the final verdict
+    assert prefer("", "5.2.2", "") == "5.2.2"
+
+
+def test_pseudo_status_follows_the_reason_when_the_report_has_none() -> None:
+    assert pseudo_status(R.USERUNKNOWN, temporary=False) == "5.0.911"
+    assert pseudo_status(R.MAILBOXFULL, temporary=True) == "4.0.922"
+    assert pseudo_status(R.USERUNKNOWN, temporary=True) == "5.0.911"  # never a passing unknown user
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("552 5.2.2 Mailbox full", R.MAILBOXFULL),
+        ("554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org", R.BLOCKED),
+        ("550 5.7.26 Unauthenticated email from example.com is not accepted due to DMARC policy", R.AUTHFAILURE),
+        ("421 4.7.0 Please try again slower", R.SPEEDING),
+        ("452 4.3.2 Connection rate limit exceeded", R.TOOMANYCONN),
+        ("554 Relay access denied", R.NORELAYING),
+        ("550 Message rejected as spam", R.SPAMDETECTED),
+        ("550 Virus detected in message", R.VIRUSDETECTED),
+    ],
+)
+def test_phrase_tables(text: str, reason: Reason) -> None:
+    assert says(reason, normalise(text))
+
+
+def test_exclusions_keep_a_recipient_rejection_from_looking_like_a_sender_one() -> None:
+    assert not says(R.REJECTED, normalise("550 <a@b.example>: Recipient address rejected: User unknown"))
+    assert says(R.REJECTED, normalise("553 5.1.8 Sender address rejected: Domain not found"))
+
+
+def test_classifier_uses_the_command_to_tell_unknown_user_from_content_filter() -> None:
+    text = "550 Unknown user reader@example.org"
+    assert classify(Evidence(status="5.0.0", diagnostic=text, command="RCPT")) is R.USERUNKNOWN
+    assert classify(Evidence(status="5.0.0", diagnostic=text, command="DATA")) is R.FILTERED
+
+
+def test_classifier_falls_back_by_action_and_text() -> None:
+    assert classify(Evidence(status="4.0.0", diagnostic="", action="delayed")) is R.EXPIRED
+    assert classify(Evidence(status="5.0.0", diagnostic="something odd happened")) is R.ONHOLD
+    assert classify(Evidence(status="", diagnostic="")) is R.UNDEFINED
+    assert classify(Evidence(status="2.0.0", diagnostic="250 OK")) is R.DELIVERED
+    assert classify(Evidence(status="5.7.1", diagnostic="550 5.7.1 Access denied", command="MAIL")) is R.REJECTED
+
+
+def test_provider_tables_read_documented_codes() -> None:
+    assert (
+        reason_from_provider("mx.example.mail.protection.outlook.com", "5.1.10", "recipient not found") is R.USERUNKNOWN
+    )
+    assert reason_from_provider("", "5.5.0", "550 5.5.0 invalid recipient. lpn007_416") is R.USERUNKNOWN
+    assert (
+        reason_from_provider(
+            "gmail-smtp-in.l.google.com", "5.2.1", "the email account that you tried to reach is disabled"
+        )
+        is R.SUSPEND
+    )
+    assert reason_from_provider("mx.example.org", "5.1.1", "550 5.1.1 user unknown") is None
+
+
+def test_local_delivery_agent_words() -> None:
+    assert reason_from_agent("mail.local: unknown user: reader") is R.USERUNKNOWN
+    assert reason_from_agent("procmail: Quota exceeded while writing") is R.MAILBOXFULL
+    assert reason_from_agent("550 unknown user") is None
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "hard"),
+    [
+        (R.USERUNKNOWN, "5.1.1", True),
+        (R.HOSTUNKNOWN, "5.0.912", True),
+        (R.HASMOVED, "5.1.6", True),
+        (R.NOTACCEPT, "5.1.10", True),
+        (R.NOTACCEPT, "", True),
+        (R.NOTACCEPT, "4.3.2", False),
+        (R.BLOCKED, "5.7.1", False),
+        (R.BADREPUTATION, "5.7.1", False),
+        (R.AUTHFAILURE, "5.7.26", False),
+        (R.REQUIREPTR, "5.7.25", False),
+        (R.SPEEDING, "4.7.0", False),
+        (R.MAILBOXFULL, "5.2.2", False),
+        (R.EXPIRED, "4.4.7", False),
+    ],
+)
+def test_hard_only_when_the_address_itself_is_bad(reason: Reason, status: str, hard: bool) -> None:
+    assert is_hard(reason, status) is hard
