@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bouncer.check.result import Outcome, Report, Status, TargetRun
+from bouncer.check.result import Report, TargetRun
 from bouncer.config import AccountConfig, Config
 from bouncer.errors import BouncerError
 
@@ -70,19 +70,9 @@ async def collect(
 
 
 async def check_imap_account(account: AccountConfig, fix: bool = False) -> TargetRun:
-    """IMAP accounts are checked with the daemon's IMAP client (bouncer.sources.imap) once it exists."""
-    try:
-        from bouncer.check.imap_checks import check_imap  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        run = TargetRun(f"account {account.name} (imap)")
+    from bouncer.check.imap_checks import check_imap
 
-        async def pending() -> Outcome:
-            return Outcome("IMAP checks are not available in this build", Status.WARN)
-
-        await run.step("imap", pending)
-        return run
-    result: TargetRun = await check_imap(account, fix=fix)
-    return result
+    return await check_imap(account, fix=fix)
 
 
 async def run_checks(config: Config, args: argparse.Namespace) -> int:
