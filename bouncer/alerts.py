@@ -15,8 +15,10 @@ SMTP), and runs :meth:`~FolderAlerts.run` in its TaskGroup, which calls
 injected; :func:`smtp_sender` is the real sender. A mail that cannot be sent is retried
 after ``retry_after`` seconds, and never raises into the daemon.
 
-Hints for the mail: :attr:`bouncer.smtp.SmtpError.hint`, and for the IMAP client's errors
-``bouncer.check.imap_checks.imap_error_hint(error, server)``; pass ``hint.text``.
+Wiring in the daemon: ``alerts = alerts_for(config)``; when not None, run ``alerts.run()``
+in the TaskGroup, call ``alerts.failed(account, folder, str(error), hint_for_error(error,
+account.imap))`` where a folder's watcher fails and ``alerts.ok(account, folder)`` where it
+succeeds again.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
-from bouncer.config import AlertsConfig, SmtpAccountConfig
+from bouncer.config import AlertsConfig, Config, ImapConfig, SmtpAccountConfig
+from bouncer.hints import Hint
 from bouncer.logs import get_logger
 from bouncer.smtp import send_message
+from bouncer.sources.imap.connection import ImapError
 
 MIN_INTERVAL = 3600.0  # at most one mail per folder per hour
 RETRY_AFTER = 300.0  # a mail that could not be sent is tried again after this
@@ -173,3 +177,26 @@ def smtp_sender(smtp: SmtpAccountConfig, config: AlertsConfig) -> Sender:
         await send_message(smtp, alert_message(smtp, config.to, mail), list(config.to))
 
     return send
+
+
+def alerts_for(config: Config) -> FolderAlerts | None:
+    """The daemon's alert machine for a configuration, or None when it has no ``alerts``."""
+    if config.alerts is None:
+        return None
+    return FolderAlerts(config.alerts, smtp_sender(config.smtp["system"], config.alerts))
+
+
+def hint_for_error(error: BaseException, server: ImapConfig | SmtpAccountConfig | None = None) -> str | None:
+    """The one-sentence hint for a failure of the IMAP client or of the SMTP side, if one is known.
+
+    For the ``hint`` argument of :meth:`FolderAlerts.failed` (and for log lines).
+    """
+    hint = getattr(error, "hint", None)  # SmtpError carries its own
+    if isinstance(hint, Hint):
+        return hint.text
+    if isinstance(error, ImapError) and isinstance(server, ImapConfig):
+        from bouncer.check.imap_checks import imap_error_hint
+
+        found = imap_error_hint(error, server)
+        return found.text if found is not None else None
+    return None

@@ -256,3 +256,24 @@ async def test_run_ticks_until_cancelled() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert outbox.kinds == [("INBOX", "failing")]
+
+
+def test_hint_for_error_of_either_side() -> None:
+    from bouncer.alerts import alerts_for, hint_for_error
+    from bouncer.config import Config, ImapConfig
+    from bouncer.hints import Hint
+    from bouncer.sources.imap.connection import ImapAuthError, ImapConnectError
+
+    imap = ImapConfig(host="outlook.office365.com", username="b@example.org", password="x")  # type: ignore[arg-type]
+    refused = ImapAuthError("outlook.office365.com refused the login", server_text="AUTHENTICATE failed.")
+    assert "OAuth2" in (hint_for_error(refused, imap) or "")
+    assert "refused connections on port 993" in (hint_for_error(ImapConnectError("no", step="tcp"), imap) or "")
+    smtp_error = SmtpError("auth", smtp_config(1).smtp["system"], "login refused", hint=Hint("k", "Do it."))
+    assert hint_for_error(smtp_error) == "Do it."
+    assert hint_for_error(RuntimeError("other")) is None
+    assert alerts_for(Config()) is None
+    config = Config.model_validate(
+        {"smtp": {"system": {"host": "h", "from_address": "a@example.org"}}, "alerts": {"to": ["o@example.org"]}}
+    )
+    machine_ = alerts_for(config)
+    assert machine_ is not None and machine_.config.after == 900
