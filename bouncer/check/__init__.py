@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bouncer.check.result import Report, TargetRun
 from bouncer.config import AccountConfig, Config
@@ -41,11 +42,15 @@ async def collect(
     account: str | None = None,
     send_test: str | None = None,
     fix: bool = False,
+    database: bool = False,
+    config_path: Path | None = None,
 ) -> Report:
     """Run every check (or those of one account or SMTP server) and return the report.
 
     Targets are checked one after the other, so the timings mean something and a
-    provider does not see a burst of parallel logins from one host.
+    provider does not see a burst of parallel logins from one host. ``database`` adds
+    the database (reachable, schema current) first; the command line does that unless
+    ``--account`` narrows the check.
     """
     from bouncer.check.maildir_checks import check_maildir
     from bouncer.check.smtp_checks import check_smtp
@@ -59,6 +64,10 @@ async def collect(
             known = [a.name for a in config.accounts] + [f"smtp.{n}" for n in config.smtp]
             raise BouncerError(f"no account or SMTP server named {account!r}; there are: {', '.join(known) or 'none'}")
     runs: list[TargetRun] = []
+    if database and account is None:
+        from bouncer.check.database_checks import check_database
+
+        runs.append(await check_database(config.database, config_path))
     for bounce_account in accounts:
         if bounce_account.maildir is not None:
             runs.append(await check_maildir(bounce_account, fix=fix))
@@ -77,6 +86,15 @@ async def check_imap_account(account: AccountConfig, fix: bool = False) -> Targe
 
 async def run_checks(config: Config, args: argparse.Namespace) -> int:
     """`bouncer check`: print the table (or JSON) and return 0 only when no step failed."""
-    report = await collect(config, account=args.account, send_test=args.send_test, fix=args.fix)
+    from bouncer.config import resolve_config_path
+
+    report = await collect(
+        config,
+        account=args.account,
+        send_test=args.send_test,
+        fix=args.fix,
+        database=True,
+        config_path=resolve_config_path(args.config),
+    )
     print(report.to_json() if args.json else report.to_table())
     return report.exit_code

@@ -138,7 +138,7 @@ def test_maildir_not_writable_by_this_user() -> None:
         make_maildir(root / ".Processed")
         config = folder / "bouncer.yaml"
         config.write_text(f"accounts:\n  - name: local\n    tenant: t\n    maildir: {root}\n")
-        command = [sys.executable, "-m", "bouncer", "check", "-c", str(config), "--json"]
+        command = [sys.executable, "-m", "bouncer", "check", "-c", str(config), "--json", "--account", "local"]
         if os.geteuid() == 0:
             command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
         else:
@@ -182,11 +182,19 @@ def test_cli_table_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[s
     root = make_maildir(tmp_path / "mail")
     make_maildir(root / ".Processed")
     config = tmp_path / "bouncer.yaml"
-    config.write_text(f"accounts:\n  - name: local\n    tenant: t\n    maildir: {root}\n")
+    database = tmp_path / "bouncer.db"
+    config.write_text(
+        f"database:\n  url: sqlite+aiosqlite:///{database}\n"
+        f"accounts:\n  - name: local\n    tenant: t\n    maildir: {root}\n"
+    )
     assert main(["check", "-c", str(config)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == f"account local (maildir {root})"
-    assert out.rstrip().endswith("all checks passed: 4 OK, 0 WARN, 0 FAIL")
+    lines = out.splitlines()
+    assert lines[0] == f"database (sqlite+aiosqlite:///{database})"
+    assert lines[1].split()[:2] == ["connect", "OK"] and "does not exist yet" in " ".join(out.split())
+    assert f"account local (maildir {root})" in lines
+    assert lines[-1] == "all checks passed: 6 OK, 0 WARN, 0 FAIL"
+    assert not database.exists()  # check created nothing
 
 
 def test_certificate_expiry_warns_two_weeks_ahead() -> None:

@@ -209,7 +209,7 @@ smtp:
 """,
         encoding="utf-8",
     )
-    code = main(["check", "-c", str(config), "--json"])
+    code = main(["check", "-c", str(config), "--json", "--account", "smtp.system"])
     out = capsys.readouterr().out
     assert code == 1
     document = json.loads(out)
