@@ -9,8 +9,9 @@ so answering the forward answers the person.
 
 Integration (the daemon's pipeline owns the order; this module only builds and sends):
 
-1. The pipeline records the message as usual, with ``forward`` pending for it and its
-   disposition held back (it stays in the inbox until forwarded: nothing is lost).
+1. The pipeline records the message as usual; when :func:`should_forward` says so, with a
+   forward pending and its disposition held back (it stays in the inbox until forwarded:
+   nothing is lost). Once forwarded it is disposed of like a bounce (``account.dispose``).
 2. A forwarding step picks recorded messages whose forward is pending, marks each one
    claimed (``forward_started_at``, committed), calls :func:`forward_message`, then
    marks it done (``forwarded_at``, committed) and lets its disposition go ahead.
@@ -36,11 +37,30 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, formataddr
 
-from bouncer.config import SmtpAccountConfig
+from bouncer.analysis.result import Analysis
+from bouncer.analysis.taxonomy import Kind
+from bouncer.config import AccountConfig, SmtpAccountConfig
 from bouncer.smtp import send_message
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _MAX_SUBJECT = 200
+
+
+def should_forward(account: AccountConfig, analysis: Analysis) -> bool:
+    """Whether a recorded message is a person's mail that this account forwards.
+
+    Only ``not_bounce`` messages of bounce accounts with ``forward_other_to``: bounces,
+    delays, complaints and auto-replies are what bouncer handles itself; success notices
+    (``delivered``) are machine mail too; a message whose analysis failed is not forwarded
+    (it stays in the inbox untouched, where a person sees it anyway). Group accounts are
+    read by people already.
+    """
+    return (
+        account.role == "bounce"
+        and account.forward_other_to is not None
+        and analysis.error is None
+        and analysis.kind is Kind.NOT_BOUNCE
+    )
 
 
 def _header(original: EmailMessage, name: str) -> str:

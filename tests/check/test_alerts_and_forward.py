@@ -277,3 +277,22 @@ def test_hint_for_error_of_either_side() -> None:
     )
     machine_ = alerts_for(config)
     assert machine_ is not None and machine_.config.after == 900
+
+
+def test_only_peoples_mail_of_bounce_accounts_is_forwarded() -> None:
+    from bouncer.analysis.result import Analysis
+    from bouncer.analysis.taxonomy import Kind
+    from bouncer.config import AccountConfig
+    from bouncer.forward import should_forward
+
+    def account(**settings: object) -> AccountConfig:
+        return AccountConfig.model_validate({"name": "a", "tenant": "t", "maildir": "/m", **settings})
+
+    forwarding = account(forward_other_to="ops@example.org")
+    assert should_forward(forwarding, Analysis(kind=Kind.NOT_BOUNCE))
+    for kind in (Kind.BOUNCE, Kind.DELAY, Kind.COMPLAINT, Kind.AUTOREPLY, Kind.DELIVERED):
+        assert not should_forward(forwarding, Analysis(kind=kind)), kind
+    assert not should_forward(forwarding, Analysis(kind=Kind.NOT_BOUNCE, error="analysis failed: X"))
+    assert not should_forward(account(), Analysis(kind=Kind.NOT_BOUNCE))
+    group = account(role="group", forward_other_to="ops@example.org")
+    assert not should_forward(group, Analysis(kind=Kind.NOT_BOUNCE))
