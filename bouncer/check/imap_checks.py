@@ -9,6 +9,7 @@ changed, except creating a missing ``processed_folder`` with ``--fix``.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from bouncer.check.net import certificate_outcome
@@ -102,10 +103,13 @@ async def check_imap(account: AccountConfig, fix: bool = False) -> TargetRun:
     started = time.perf_counter()
     try:
         session = await open_imap(server, on_step=steps.append)
-    except ImapError as error:
+    except Exception as error:  # ImapError, classified; anything else is still one failed step
         _record_connection(run, steps, None, server.host)
         spent = (time.perf_counter() - started) * 1000 - sum(s.seconds * 1000 for s in steps)
-        run.record(error.step, Status.FAIL, max(spent, 0.0), str(error), imap_error_hint(error, server))
+        if isinstance(error, ImapError):
+            run.record(error.step, Status.FAIL, max(spent, 0.0), str(error), imap_error_hint(error, server))
+        else:
+            run.record("connect", Status.FAIL, max(spent, 0.0), f"{type(error).__name__}: {error}")
         return run
     try:
         _record_connection(run, steps, session, server.host)
@@ -161,10 +165,21 @@ async def _check_mailbox(run: TargetRun, session: ImapSession, account: AccountC
             return Outcome(f"created {account.processed_folder!r}")
         return Outcome(f"{name!r} exists")
 
+    def hinted(body: Callable[[], Awaitable[Outcome]]) -> Callable[[], Awaitable[Outcome]]:
+        """A lost connection or a refused command fails the step with the matching hint."""
+
+        async def run_body() -> Outcome:
+            try:
+                return await body()
+            except ImapError as error:
+                raise StepFailed(str(error), imap_error_hint(error, server)) from None
+
+        return run_body
+
     # Every ImapSession call has the server's timeout, so no step can hang.
-    await run.step("capabilities", capabilities)
-    await run.step("folders", listing)
+    await run.step("capabilities", hinted(capabilities))
+    await run.step("folders", hinted(listing))
     for spec in account.folders:
-        await run.step(f"folder {spec}", partial(folder, spec), independent=True)
+        await run.step(f"folder {spec}", hinted(partial(folder, spec)), independent=True)
     if account.dispose == "move":
-        await run.step("processed folder", processed)
+        await run.step("processed folder", hinted(processed))
