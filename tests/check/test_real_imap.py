@@ -9,6 +9,7 @@ scripted IMAP peer.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,49 @@ async def test_office365_refuses_passwords_for_imap(peer_tls: Any) -> None:
     assert "LOGIN failed." in detail
     assert "Correct-Password-1" not in report.to_table() + report.to_json()
     assert peer.commands.count("LOGIN") + peer.commands.count("AUTHENTICATE") == 1  # one try, no retries
+
+
+def test_cli_prints_every_step_ok_then_the_hint_for_a_wrong_password(
+    dovecot: Dovecot, postfix: Postfix, new_mail_user: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user, recipient = new_mail_user(), new_mail_user()
+    dovecot.create_folder(user, "Processed")
+
+    def write_config(password: str) -> Path:
+        path = tmp_path / "bouncer.yaml"
+        path.write_text(
+            f"""
+database:
+  url: sqlite+aiosqlite:///{tmp_path / "bouncer.db"}
+accounts:
+  - name: bounces
+    tenant: acme
+    imap:
+      host: localhost
+      port: {dovecot.imap_port}
+      security: starttls
+      username: {user.address}
+      password: "{password}"
+      ca_file: {dovecot.ca_file}
+smtp:
+  system:
+    host: {postfix.host}
+    port: {postfix.smtp_port}
+    security: none
+    from_address: bouncer@{postfix.domain}
+"""
+        )
+        return path
+
+    assert main(["check", "-c", str(write_config(user.password)), "--send-test", recipient.address]) == 0
+    out = capsys.readouterr().out
+    statuses = re.findall(r"^  \S.*?\s{2,}(OK|WARN|FAIL)\s+\d+ ms", out, re.MULTILINE)
+    assert statuses == ["OK"] * 18, out  # database 2, IMAP 10, SMTP 6 (with the test message)
+    assert out.rstrip().splitlines()[-1] == "all checks passed: 18 OK, 0 WARN, 0 FAIL"
+    assert user.password not in out
+
+    assert main(["check", "-c", str(write_config("Wrong-Password-9"))]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^  login\s+FAIL\s", out, re.MULTILINE), out
+    assert "hint: The server refused the username or password" in " ".join(out.split())
+    assert "Wrong-Password-9" not in out
