@@ -8,7 +8,12 @@ and two stores (two engines, as two processes would have) racing for the same cl
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
@@ -16,6 +21,7 @@ from sqlalchemy.engine import Connection
 from store_helpers import analysis, fetched, item
 
 from bouncer.analysis.taxonomy import Kind
+from bouncer.cli import main
 from bouncer.config import DatabaseConfig
 from bouncer.errors import BouncerError
 from bouncer.sources.base import Handled
@@ -29,7 +35,8 @@ PERSON = b"From: Ann <ann@example.org>\r\nSubject: please unsubscribe me\r\n\r\n
 
 def person_mail(raw: bytes | None = None, *, forward_to: str = "office@crm.example") -> ToRecord:
     """A person's answer to a campaign, to be forwarded; the account disposes by moving."""
-    base = item(fetched(raw), analysis(Kind.NOT_BOUNCE), disposition="move")
+    answer = replace(analysis(Kind.NOT_BOUNCE), from_address="ann@example.org", subject="please unsubscribe me")
+    base = item(fetched(raw), answer, disposition="move")
     return ToRecord(base.message, base.analysis, base.disposition, base.parser_version, forward_to=forward_to)
 
 
@@ -188,3 +195,34 @@ async def test_two_stores_racing_for_the_same_claims(migrated: DatabaseConfig) -
     finally:
         await one.close()
         await two.close()
+
+
+async def test_bouncer_report_shows_the_forwards_in_doubt(
+    store: Store, migrated: DatabaseConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stuck, sent, waiting = await store.record([person_mail(PERSON), person_mail(), person_mail()])
+    for handled in (stuck, sent):
+        assert await store.claim_forward(handled.inbound_id)
+    assert await store.finish_forward(sent.inbound_id)
+    config = tmp_path / "bouncer.yaml"
+    config.write_text(f"database:\n  url: {migrated.url}\n", encoding="utf-8")
+
+    outputs = {}
+    for fmt in ("json", "csv", "table"):
+        # `bouncer report` runs its own event loop: a thread keeps it off this test's loop.
+        assert await asyncio.to_thread(main, ["report", "-c", str(config), "--format", fmt]) == 0
+        outputs[fmt] = capsys.readouterr().out
+
+    [acme] = json.loads(outputs["json"])["tenants"]
+    [doubt] = acme["forwards_in_doubt"]
+    assert (doubt["inbound_id"], doubt["forward_to"], doubt["subject"]) == (
+        stuck.inbound_id,
+        "office@crm.example",
+        "please unsubscribe me",
+    )
+    rows = [row for row in csv.DictReader(io.StringIO(outputs["csv"])) if row["section"] == "forward_in_doubt"]
+    assert [(row["detail"], row["count"]) for row in rows] == [(f"#{stuck.inbound_id} to office@crm.example", "1")]
+    table = outputs["table"]
+    assert "Forwards in doubt: 1 (claimed but never confirmed" in table
+    assert any(line.split()[:2] == [str(stuck.inbound_id), "bounces"] for line in table.splitlines())
+    assert waiting.inbound_id not in {d["inbound_id"] for d in acme["forwards_in_doubt"]}
