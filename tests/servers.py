@@ -330,6 +330,7 @@ auth_cache_size = 0
 auth_failure_delay = 0
 mail_location = maildir:{self.mail_root}/%d/%n/Maildir
 mail_plugins = quota
+mail_fsync = never
 mail_max_userip_connections = 10000
 imap_idle_notify_interval = 2 mins
 mailbox_idle_check_interval = 1 secs

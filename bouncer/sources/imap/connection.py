@@ -331,6 +331,30 @@ def _code(lines: Sequence[Any], name: str) -> int | None:
     return None
 
 
+class _FetchCommand(aioimaplib.FetchCommand):  # type: ignore[misc]
+    """aioimaplib's FETCH command with a linear end-of-data check.
+
+    The original ``wait_data`` re-scans every line received so far after each new line,
+    which is quadratic in the size of a batch (a third of the CPU time of a backlog drain).
+    This keeps the same rule (parentheses balanced since the last ``n FETCH (`` line,
+    literals excluded) as a running count.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open_parens = 0
+
+    def append_to_resp(self, line: Any, result: str = "Pending") -> None:
+        super().append_to_resp(line, result)
+        if isinstance(line, bytes):  # literals arrive as bytearray and do not count
+            if self.FETCH_MESSAGE_DATA_RE.match(line):
+                self._open_parens = 0
+            self._open_parens += line.count(b"(") - line.count(b")")
+
+    def wait_data(self) -> bool:
+        return bool(self._open_parens != 0)
+
+
 # --- connection ----------------------------------------------------------------------
 
 
@@ -815,7 +839,11 @@ class ImapSession:
     async def _fetch(self, uids: str, items: str) -> list[_FetchRecord]:
         # aioimaplib's FETCH timeout counts from the last data received, so a large message
         # that keeps arriving is not cut off; the outer wait only catches a dropped connection.
-        response = await self._call(self.client.uid("fetch", uids, items), None)
+        protocol = self.client.protocol
+        command = _FetchCommand(
+            protocol.new_tag(), uids, items, prefix="UID", loop=protocol.loop, timeout=self.server.timeout
+        )
+        response = await self._call(protocol.execute(command), None)
         if response.result != "OK":
             raise ImapProtocolError(f"UID FETCH {items} failed: {_response_text(response)}")
         return _parse_fetch(response.lines)
