@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,14 @@ from servers import (
 class MailServers:
     dovecot: Dovecot
     postfix: Postfix
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sigterm_cleans_up() -> None:
+    """SIGTERM (``timeout``, CI cancelling a job) ends the session like Ctrl-C: teardown still
+    runs, so no private server outlives the tests."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

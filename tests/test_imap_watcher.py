@@ -24,7 +24,7 @@ from servers import (
 
 from bouncer.sources.base import Checkpoint, Disposition, FetchedMessage, Handled, PendingDisposition
 from bouncer.sources.imap.connection import FolderNotFound, ImapSession, open_imap
-from bouncer.sources.imap.watcher import FolderWatcher, WatcherOptions, backoff_delay
+from bouncer.sources.imap.watcher import DispositionError, FolderWatcher, WatcherOptions, backoff_delay
 
 pytestmark = pytest.mark.integration
 
@@ -371,3 +371,64 @@ async def test_postfix_bounce_reaches_the_watcher_within_two_seconds(
     finally:
         watcher.request_stop()
         await asyncio.wait_for(task, 5)
+
+
+class SlowFlakyPipeline(MemoryPipeline):
+    """A pipeline whose commits take time and that is down for a while (a database outage)."""
+
+    def __init__(self, events: list[tuple[str, int]], down_for: float = 0.0) -> None:
+        super().__init__()
+        self.events = events
+        self.down_until = time.monotonic() + down_for
+
+    async def handle(self, batch: Sequence[FetchedMessage]) -> Sequence[Handled]:
+        await asyncio.sleep(0.02)
+        if time.monotonic() < self.down_until:
+            raise ConnectionRefusedError("database unavailable")
+        results = await super().handle(batch)
+        self.events.extend(("recorded", m.uid or 0) for m in batch)
+        return results
+
+
+async def test_records_come_before_dispositions_and_a_database_outage_loses_nothing(
+    dovecot: Dovecot, mail_user: MailUser
+) -> None:
+    raws = _fill(dovecot, mail_user, 35)
+    events: list[tuple[str, int]] = []
+
+    async def logging_connect(*args: Any, **kwargs: Any) -> ImapSession:
+        session = await open_imap(*args, **kwargs)
+        move = session.move
+
+        async def logged_move(uids: Sequence[int], destination: str) -> None:
+            events.extend(("moved", uid) for uid in uids)
+            await move(uids, destination)
+
+        session.move = logged_move  # type: ignore[method-assign]
+        return session
+
+    pipeline = SlowFlakyPipeline(events, down_for=1.0)
+    watcher = FolderWatcher(
+        account_config(dovecot, mail_user), "INBOX", pipeline, options=FAST, connect=logging_connect
+    )
+    task = asyncio.create_task(watcher.run())
+    try:
+        await wait_for(lambda: watcher.status.processed == 35, timeout=20)
+    finally:
+        watcher.request_stop()
+        await asyncio.wait_for(task, 5)
+    assert pipeline.failures and "database unavailable" in pipeline.failures[0]
+    assert len(pipeline.records) == 35 and pipeline.pending == {}
+    position = {event: index for index, event in enumerate(events)}
+    for uid in {uid for _, uid in events}:
+        assert position[("recorded", uid)] < position[("moved", uid)]
+    assert sorted(raw for _, raw in dovecot.messages(mail_user, "Processed").values()) == sorted(raws)
+
+
+async def test_moving_into_the_watched_folder_is_refused(dovecot: Dovecot, mail_user: MailUser) -> None:
+    _fill(dovecot, mail_user, 1)
+    pipeline = MemoryPipeline()
+    account = account_config(dovecot, mail_user, processed_folder="INBOX")
+    with pytest.raises(DispositionError, match="watched folder itself"):
+        await FolderWatcher(account, "INBOX", pipeline, options=FAST).run_once()
+    assert len(dovecot.messages(mail_user, "INBOX")) == 1

@@ -44,7 +44,7 @@ from bouncer.sources.imap.connection import (
     open_imap,
 )
 
-__all__ = ["FolderWatcher", "WatcherOptions", "WatcherState", "WatcherStatus", "backoff_delay"]
+__all__ = ["DispositionError", "FolderWatcher", "WatcherOptions", "WatcherState", "WatcherStatus", "backoff_delay"]
 
 WatcherState = Literal["starting", "connecting", "fetching", "idle", "polling", "backoff", "stopped"]
 
@@ -86,6 +86,12 @@ def backoff_delay(attempt: int, initial: float = 1.0, maximum: float = 300.0) ->
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class DispositionError(ImapError):
+    """A disposition that cannot work with this configuration (retrying will not help)."""
+
+    transient = False
 
 
 class _Stopping(Exception):
@@ -418,6 +424,12 @@ class FolderWatcher:
                 await session.create_folder(spec)  # once per watcher; "already exists" is fine
                 self._processed_folder = spec
                 self.log.debug("imap_processed_folder_ready", name=spec)
+        _, selected = self._require()
+        if self._processed_folder == selected.name:
+            # Moving into the watched folder would hand every message back as new, forever.
+            raise DispositionError(
+                f"processed_folder '{self.account.processed_folder}' is the watched folder itself; choose another"
+            )
         return self._processed_folder
 
     # --- waiting for news ---------------------------------------------------------------
