@@ -124,6 +124,13 @@ def _process_tree(pidfile: Path) -> list[psutil.Process]:
         return []
 
 
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def ensure_test_user() -> pwd.struct_passwd:
     """The unprivileged OS user for mail storage and PostgreSQL; created when running as root."""
     if os.geteuid() != 0:
@@ -442,16 +449,13 @@ service anvil {{
     def stop(self) -> None:
         """Stop Dovecot and every process it started; connected clients see their connection drop."""
         pidfile = self.base_dir / "master.pid"
-        children = _process_tree(pidfile)
-        with contextlib.suppress(ProcessLookupError, ValueError, OSError):
-            os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
-        _kill_pidfile(pidfile)
+        processes = _process_tree(pidfile)
         # Login proxies (TLS) and IMAP processes may outlive the master for a while: a restart
-        # must drop every client connection, as a real server restart does.
-        for process in children:
+        # must drop every client connection at once, as a crashing or restarted server does.
+        for process in processes:
             with contextlib.suppress(psutil.Error):
                 process.kill()
-        psutil.wait_procs(children, timeout=5)
+        wait_until(lambda: not any(_alive(p) for p in processes), timeout=10, interval=0.01)
         pidfile.unlink(missing_ok=True)
         for port in (self.imap_port, self.imaps_port, self.lmtp_port):
             wait_until(lambda port=port: not _listening(port), timeout=10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -305,6 +306,7 @@ async def test_refused_login_is_logged_once_and_retried(dovecot: Dovecot, mail_u
         task = asyncio.create_task(watcher.run())
         try:
             await wait_for(lambda: len(pipeline.failures) >= 3, timeout=10)
+            assert watcher.status.state in ("failed", "connecting")
         finally:
             watcher.request_stop()
             await asyncio.wait_for(task, 5)
@@ -312,6 +314,24 @@ async def test_refused_login_is_logged_once_and_retried(dovecot: Dovecot, mail_u
     assert len(refused) == 1 and "hint" in refused[0]
     assert all("wrong-password" not in str(entry) for entry in logs)
     assert watcher.status.failures >= 3 and watcher.status.state == "stopped"
+    assert watcher.status.last_error and "AUTHENTICATIONFAILED" in watcher.status.last_error
+
+
+async def test_stop_does_not_wait_for_a_slow_connection(dovecot: Dovecot, mail_user: MailUser) -> None:
+    # A server that accepts TCP but never greets: the connection hangs until the timeout.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        imap = imap_config(dovecot, mail_user, "none", port=silent.getsockname()[1], timeout=60)
+        watcher = FolderWatcher(account_config(dovecot, mail_user, imap=imap), "INBOX", MemoryPipeline(), options=FAST)
+        task = asyncio.create_task(watcher.run())
+        await wait_for(lambda: watcher.status.state == "connecting", timeout=5)
+        await asyncio.sleep(0.3)
+        assert watcher.status.state == "connecting"  # still waiting for the greeting
+        started = time.monotonic()
+        watcher.request_stop()
+        await asyncio.wait_for(task, 5)
+    assert time.monotonic() - started < 1.0 and watcher.status.state == "stopped"
 
 
 async def test_stop_during_a_backlog_finishes_the_batch_in_hand(dovecot: Dovecot, mail_user: MailUser) -> None:

@@ -46,7 +46,10 @@ from bouncer.sources.imap.connection import (
 
 __all__ = ["DispositionError", "FolderWatcher", "WatcherOptions", "WatcherState", "WatcherStatus", "backoff_delay"]
 
-WatcherState = Literal["starting", "connecting", "fetching", "idle", "polling", "backoff", "stopped"]
+WatcherState = Literal["starting", "connecting", "fetching", "idle", "polling", "backoff", "failed", "stopped"]
+"""``backoff``: waiting to retry after a transient error (network, server, database);
+``failed``: waiting to retry after an error that needs a person (refused login, missing
+folder), retried anyway since the fix is often made on the server side."""
 
 Connector = Callable[..., Awaitable[ImapSession]]
 
@@ -169,7 +172,8 @@ class FolderWatcher:
                     await self._close()
                     delay = backoff_delay(attempt, self.options.backoff_initial, self.options.backoff_max)
                     attempt += 1
-                    self._set(state="backoff", next_retry=_now() + timedelta(seconds=delay), failures=attempt)
+                    state: WatcherState = "backoff" if getattr(exc, "transient", True) else "failed"
+                    self._set(state=state, next_retry=_now() + timedelta(seconds=delay), failures=attempt)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stop.wait(), delay)
         except _Stopping:
@@ -228,7 +232,21 @@ class FolderWatcher:
 
     async def _connect_and_select(self) -> None:
         self._set(state="connecting")
-        session = await self._connect(self.imap, credential=self._credential)
+        # A connection attempt may take the whole timeout (an unreachable host): a stop
+        # request must not wait for it.
+        connecting = asyncio.ensure_future(self._connect(self.imap, credential=self._credential))
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({connecting, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not connecting.done():
+                connecting.cancel()
+                with contextlib.suppress(BaseException):
+                    await connecting
+        if connecting.cancelled():
+            raise _Stopping
+        session = connecting.result()
         self._session = session
         if self.stopping:
             raise _Stopping
