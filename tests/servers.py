@@ -751,7 +751,19 @@ def simple_mail(subject: str = "hello", body: str = "hello\n", sender: str = f"p
 
 # --- PostgreSQL ------------------------------------------------------------------------
 
-PG_BIN = Path(os.environ.get("BOUNCER_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _pg_bin() -> Path:
+    """$BOUNCER_TEST_PG_BIN, else the newest /usr/lib/postgresql/N/bin (Debian's layout)."""
+    if explicit := os.environ.get("BOUNCER_TEST_PG_BIN"):
+        return Path(explicit)
+    versions = sorted(
+        (p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()),
+        key=lambda p: int(p.parent.name),
+    )
+    return versions[-1] if versions else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 class PrivatePostgres:
