@@ -395,6 +395,7 @@ service imap-login {{
   }}
   service_count = 0
   process_min_avail = 1
+  chroot =
 }}
 service pop3-login {{
   inet_listener pop3 {{
