@@ -452,3 +452,20 @@ async def test_moving_into_the_watched_folder_is_refused(dovecot: Dovecot, mail_
     with pytest.raises(DispositionError, match="watched folder itself"):
         await FolderWatcher(account, "INBOX", pipeline, options=FAST).run_once()
     assert len(dovecot.messages(mail_user, "INBOX")) == 1
+
+
+async def test_cancelled_while_idle_still_logs_out(dovecot: Dovecot, mail_user: MailUser) -> None:
+    watcher = FolderWatcher(account_config(dovecot, mail_user), "INBOX", MemoryPipeline(), options=FAST)
+    task = asyncio.create_task(watcher.run())
+    await wait_for(lambda: watcher.status.state == "idle", timeout=10)
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert time.monotonic() - started < 2.0
+
+    def logged_out() -> bool:
+        lines = [line for line in dovecot.log.read_text().splitlines() if f"imap({mail_user.address})" in line]
+        return bool(lines) and "Logged out" in lines[-1]
+
+    await wait_for(logged_out, timeout=5)

@@ -939,24 +939,35 @@ class ImapSession:
         idle = await self._call(client.idle_start(timeout=max_seconds + 60), self.server.timeout)
         pushed: list[bytes] = []
         getter = asyncio.ensure_future(queue.get())
-        waiters: set[asyncio.Future[Any]] = {getter}
+        waiters: set[asyncio.Future[Any]] = {getter, self._lost}
         if wake is not None:
             waiters.add(asyncio.ensure_future(wake.wait()))
+        cancelled = False
         try:
             try:
-                await self._call(asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED), max_seconds)
-            except ImapTimeout:
-                self._broken = False  # an IDLE that saw nothing is not a broken connection
+                await asyncio.wait(waiters, timeout=max_seconds, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                # Cancelled (shutdown): end IDLE properly below so that LOGOUT can follow.
+                cancelled = True
             if getter.done() and not getter.cancelled():
                 pushed.extend(bytes(line) for line in getter.result() if isinstance(line, bytes | bytearray))
         finally:
             for waiter in waiters:
-                waiter.cancel()
+                if waiter is not self._lost:
+                    waiter.cancel()
             if self.usable:
                 client.idle_done()
-                response = await self._call(idle, self.server.timeout)
-                if response.result != "OK":
+                response = await self._call(idle, min(self.server.timeout, 5.0))
+                if response.result != "OK" and not cancelled:
                     raise ImapProtocolError(f"IDLE failed: {_response_text(response)}")
+        if cancelled:
+            raise asyncio.CancelledError
+        if self._lost.done():
+            self._broken = True
+            reason = self._lost.result()
+            raise ImapConnectionLost(
+                f"the connection to {self.server.host} was closed{f': {reason}' if reason else ''}"
+            )
         return [line for line in pushed if line != b"stop_wait_server_push"]
 
     def interrupt_idle(self) -> None:
