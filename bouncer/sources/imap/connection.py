@@ -376,6 +376,16 @@ class _Client(aioimaplib.IMAP4):  # type: ignore[misc]
         self.protocol = aioimaplib.IMAP4ClientProtocol(loop or asyncio.get_running_loop(), conn_lost_cb)
 
 
+def _keepalive(sock: socket.socket) -> None:
+    """TCP keep-alives: a server or NAT that silently forgets an idle connection is noticed in
+    about two minutes instead of at the next IDLE renewal (25 minutes)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4)):
+        if hasattr(socket, name):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+
+
 class _LeanSSLProtocol(asyncio.sslproto.SSLProtocol):
     """asyncio's TLS protocol with a 32 KB read buffer instead of 256 KB.
 
@@ -496,6 +506,7 @@ async def open_imap(
                 candidate.close()
                 raise
             sock, session.peer = candidate, str(sockaddr[0])
+            _keepalive(sock)
             break
         if sock is None:
             kind = ImapTimeout if all("no answer" in p for p in problems) else ImapConnectError
