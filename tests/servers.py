@@ -33,7 +33,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -518,20 +518,31 @@ service anvil {{
 
     def drop_into_maildir(self, user: MailUser, raw: bytes, folder: str = "INBOX") -> Path:
         """Deliver by writing the Maildir directly, as an MDA would; works while Dovecot is stopped."""
+        return self.fill_maildir(user, [raw], folder)[0]
+
+    def fill_maildir(self, user: MailUser, raws: Iterable[bytes], folder: str = "INBOX") -> list[Path]:
+        """Many messages at once into ``new/`` (a backlog of thousands in a second), oldest first."""
         base = user.maildir if folder == "INBOX" else user.maildir / f".{folder.replace('/', '.')}"
         for sub in ("tmp", "new", "cur"):
             (base / sub).mkdir(parents=True, exist_ok=True)
-        for path in (user.maildir.parent, user.maildir, base, base / "tmp", base / "new", base / "cur"):
-            if os.geteuid() == 0:
+        owned = (user.maildir.parent, user.maildir, base, base / "tmp", base / "new", base / "cur")
+        root = os.geteuid() == 0
+        if root:
+            for path in owned:
                 os.chown(path, self.owner.pw_uid, self.owner.pw_gid)
-        name = f"{time.time():.6f}.{secrets.token_hex(6)}.bouncer-test"
-        staging = base / "tmp" / name
-        staging.write_bytes(raw)
-        if os.geteuid() == 0:
-            os.chown(staging, self.owner.pw_uid, self.owner.pw_gid)
-        final = base / "new" / name
-        staging.rename(final)
-        return final
+        paths = []
+        stamp = time.time()
+        for index, raw in enumerate(raws):
+            # Dovecot orders new mail by file name: a growing time stamp keeps the given order.
+            name = f"{stamp + index / 1e6:.6f}.{secrets.token_hex(6)}.bouncer-test"
+            staging = base / "tmp" / name
+            staging.write_bytes(raw)
+            if root:
+                os.chown(staging, self.owner.pw_uid, self.owner.pw_gid)
+            final = base / "new" / name
+            staging.rename(final)
+            paths.append(final)
+        return paths
 
     def messages(self, user: MailUser, folder: str) -> dict[int, tuple[set[str], bytes]]:
         """UID -> (flags, raw) of every message in a folder, read without setting \\Seen."""
