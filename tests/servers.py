@@ -338,6 +338,7 @@ auth_failure_delay = 0
 mail_location = maildir:{self.mail_root}/%d/%n/Maildir
 mail_plugins = quota
 mail_fsync = never
+verbose_proctitle = yes
 mail_max_userip_connections = 10000
 imap_idle_notify_interval = 2 mins
 mailbox_idle_check_interval = 1 secs
@@ -460,6 +461,15 @@ service anvil {{
         pidfile.unlink(missing_ok=True)
         for port in (self.imap_port, self.imaps_port, self.lmtp_port):
             wait_until(lambda port=port: not _listening(port), timeout=10)
+
+    def imap_processes(self, user: MailUser) -> list[psutil.Process]:
+        """The IMAP processes serving ``user`` (to freeze one with SIGSTOP, say)."""
+        found = []
+        for process in _process_tree(self.base_dir / "master.pid"):
+            with contextlib.suppress(psutil.Error):
+                if f"[{user.address} " in " ".join(process.cmdline()):
+                    found.append(process)
+        return found
 
     def is_running(self) -> bool:
         return _listening(self.imap_port)

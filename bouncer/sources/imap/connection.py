@@ -303,7 +303,7 @@ def _parse_fetch(lines: Sequence[Any]) -> list[_FetchRecord]:
             if current is not None:
                 current.body = bytes(line)
             continue
-        if not isinstance(line, bytes):
+        if not isinstance(line, bytes) or line == b")":
             continue
         if _FETCH_START.match(line):
             current = _FetchRecord()
@@ -357,6 +357,25 @@ class _FetchCommand(aioimaplib.FetchCommand):  # type: ignore[misc]
 
     def wait_data(self) -> bool:
         return bool(self._open_parens != 0)
+
+    # aioimaplib re-arms the inactivity timer (cancel + call_later) for every line received,
+    # thousands of timer handles per batch; here one timer checks a moving deadline.
+    def _set_timer(self) -> None:
+        if self._timeout is not None:
+            self._deadline = self._loop.time() + self._timeout
+            self._timer = self._loop.call_at(self._deadline, self._check_deadline)
+
+    def _reset_timer(self) -> None:
+        if self._timeout is not None:
+            self._deadline = self._loop.time() + self._timeout
+
+    def _check_deadline(self) -> None:
+        if self._event.is_set():
+            return
+        if self._loop.time() >= self._deadline:
+            self._timeout_callback()
+        else:
+            self._timer = self._loop.call_at(self._deadline, self._check_deadline)
 
 
 # --- connection ----------------------------------------------------------------------
