@@ -53,6 +53,8 @@ folder), retried anyway since the fix is often made on the server side."""
 
 Connector = Callable[..., Awaitable[ImapSession]]
 
+_MAX_UIDS_PER_COMMAND = 500
+
 
 @dataclass(frozen=True, slots=True)
 class WatcherOptions:
@@ -415,12 +417,15 @@ class FolderWatcher:
         by_kind: dict[str, list[int]] = {}
         for uid, disposition in items:
             by_kind.setdefault(disposition, []).append(uid)
-        if uids := by_kind.get("seen"):
-            await session.add_flags(uids, "\\Seen")
-        if uids := by_kind.get("delete"):
-            await session.delete(uids)
-        if uids := by_kind.get("move"):
-            await self._move(session, uids)
+        # Bounded commands: many scattered UIDs (pending dispositions after an outage) would
+        # otherwise make a command line longer than servers accept.
+        step = _MAX_UIDS_PER_COMMAND
+        for start in range(0, len(by_kind.get("seen", ())), step):
+            await session.add_flags(by_kind["seen"][start : start + step], "\\Seen")
+        for start in range(0, len(by_kind.get("delete", ())), step):
+            await session.delete(by_kind["delete"][start : start + step])
+        for start in range(0, len(by_kind.get("move", ())), step):
+            await self._move(session, by_kind["move"][start : start + step])
 
     async def _move(self, session: ImapSession, uids: list[int]) -> None:
         destination = await self._processed_destination(session)
