@@ -879,35 +879,49 @@ class _Index:
 
 _MATCH_INDEX = _Index(MATCHERS)
 _EXCLUDE_INDEX = _Index(EXCLUDERS)
-_last: tuple[str, frozenset[Reason], frozenset[Reason]] = ("", frozenset(), frozenset())
 
 
-def _plain_hits(text: str) -> tuple[frozenset[Reason], frozenset[Reason]]:
-    """(reasons whose plain phrases occur in text, reasons whose exclusions occur), memoised
-    for the last text: the classifier asks about one text many times in a row."""
-    global _last
-    last = _last
-    if last[0] == text:
-        return last[1], last[2]
-    words = set(_WORD.findall(text))
-    result = (text, frozenset(_MATCH_INDEX.hits(text, words)), frozenset(_EXCLUDE_INDEX.hits(text, words)))
-    _last = result
-    return result[1], result[2]
+class _Said:
+    """What one text says, worked out once: the classifier asks about it many times."""
+
+    __slots__ = ("answers", "excluded", "hits", "text")
+
+    def __init__(self, text: str) -> None:
+        words = set(_WORD.findall(text))
+        self.text = text
+        self.hits = _MATCH_INDEX.hits(text, words)
+        self.excluded = _EXCLUDE_INDEX.hits(text, words)
+        self.answers: dict[Reason, bool] = {}
+
+    def says(self, reason: Reason) -> bool:
+        answer = self.answers.get(reason)
+        if answer is None:
+            answer = self._work_out(reason)
+            self.answers[reason] = answer
+        return answer
+
+    def _work_out(self, reason: Reason) -> bool:
+        text = self.text
+        if reason not in self.hits:
+            table = MATCHERS.get(reason)
+            if not (table and table.pattern and table.pattern.search(text)):
+                return False
+        if reason in self.excluded:
+            return False
+        excluder = EXCLUDERS.get(reason)
+        return not (excluder and excluder.pattern and excluder.pattern.search(text))
+
+
+_last = _Said("")
 
 
 def says(reason: Reason, normalised_text: str) -> bool:
-    """Whether the (normalised) diagnostic text says ``reason``."""
+    """Whether the (normalised) diagnostic text says ``reason`` (memoised for the last text)."""
+    global _last
     if not normalised_text:
         return False
-    hits, excluded = _plain_hits(normalised_text)
-    if reason in hits:
-        matched = True
-    else:
-        table = MATCHERS.get(reason)
-        matched = bool(table and table.pattern and table.pattern.search(normalised_text))
-    if not matched:
-        return False
-    if reason in excluded:
-        return False
-    excluder = EXCLUDERS.get(reason)
-    return not (excluder and excluder.pattern and excluder.pattern.search(normalised_text))
+    said = _last
+    if said.text != normalised_text:
+        said = _Said(normalised_text)
+        _last = said
+    return said.says(reason)
