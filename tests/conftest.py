@@ -75,3 +75,6 @@ def new_pg_url(pg_databases: PgDatabases) -> Callable[[], str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'bouncer.db'}"
+
+
+pytest_plugins = ["servers_fixtures"]  # private Dovecot, Postfix, PostgreSQL (tests/servers.py)

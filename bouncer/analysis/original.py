@@ -1,0 +1,541 @@
+"""Find the copy of the original mail that a report (bounce, delay, complaint, auto-reply) returns.
+
+Mail systems return the original in many ways; in order of trust:
+
+1. a ``message/rfc822`` part (also ``message/global``, ``message/rfc822-headers``), sometimes
+   wrongly given a base64 or quoted-printable transfer encoding;
+2. a ``text/rfc822-headers`` part (headers only: Gmail, Postfix, many others);
+3. an attached file (``details.txt``, ``original.eml``, ``application/octet-stream``) whose content
+   is a message;
+4. a copy quoted inline in the report's text after a marker line (qmail "--- Below this line is a
+   copy of the message.", Exim "------ This is a copy of the message, including all the
+   headers. ------", Sendmail "----- Unsent message follows -----", Office 365 "Original message
+   headers:", ...).
+
+Inline copies are recognised by what they are, not by the wording of the marker, which varies
+with every mail system and language: a block of RFC 5322 header lines that includes at least one
+header only a real message carries (``Received``, ``Message-ID``, ``Return-Path``, ...). A
+person's quote ("> ..." lines, or an Outlook/Thunderbird "From:/Sent:/To:/Subject:" block) has
+none of those, so it is never taken for a returned original.
+
+Every step is bounded (parts visited, bytes decoded) so a hostile message costs little.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import Message
+from email.policy import compat32
+from typing import Literal, NamedTuple
+
+Wrapper = Literal["message/rfc822", "text/rfc822-headers", "attachment", "inline"]
+
+MAX_PARTS = 200  # parts of one report (or original) we look at
+MAX_ORIGINALS = 12  # originals we hand out per report
+TEXT_LIMIT = 2 * 1024 * 1024  # bytes of one text part decoded and scanned
+ORIGINAL_LIMIT = 8 * 1024 * 1024  # bytes of an attached or encoded original we parse
+SNIFF_LIMIT = 16 * 1024  # bytes of an attachment decoded to decide whether it is a message
+
+# Report parts that are the report's own data, never a copy of the original. (message/partial
+# is not among them: some mail systems label the returned original so.)
+_REPORT_DATA = frozenset(
+    {
+        "delivery-status",
+        "global-delivery-status",
+        "disposition-notification",
+        "global-disposition-notification",
+        "feedback-report",
+        "external-body",
+    }
+)
+_HEADER_PARTS = frozenset({"text/rfc822-headers", "text/rfc822-header", "text/global-headers"})
+# Non-text attachments that may hold a message file; images, audio, archives never do.
+_FILE_TYPES = frozenset(
+    {"application/octet-stream", "application/x-eml", "application/eml", "application/email", "application/mbox"}
+)
+
+# Headers that only a real message's header block carries (a person's quote or a report's own
+# prose does not): one of them makes a block of header lines a copy of a message.
+_EVIDENCE = re.compile(
+    rb"^(?:received|message-id|return-path|x-camptrackid|list-unsubscribe|dkim-signature|mime-version"
+    rb"|x-mailer|authentication-results|delivered-to|x-originating-ip|content-transfer-encoding)[ \t]*:",
+    re.MULTILINE | re.IGNORECASE,
+)
+# A header line: a field name and a colon ("Received:from x" is seen too), but not a URL.
+_EVIDENCE_NAMES = frozenset(
+    {"received", "message-id", "return-path", "x-camptrackid", "list-unsubscribe", "dkim-signature"}
+)
+# The headers a part is judged by: its MIME headers, and those that make it an original.
+_PART_HEADERS = _EVIDENCE_NAMES | {"content-type", "content-transfer-encoding", "content-disposition"}
+_HEADER_LINE = re.compile(rb"[!-9;-~]+:(?!//)")
+_MAX_BLOCK_LINES = 2000
+
+_MAYBE_WIDE = re.compile(r"utf-?(?:16|32|7)|ucs|ebcdic|ibm|cp\d", re.IGNORECASE)
+# Transfer encodings that can hide a link from a plain byte search.
+_QP_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*quoted-printable", re.IGNORECASE | re.MULTILINE)
+_B64_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*base64", re.IGNORECASE | re.MULTILINE)
+_B64_RUN = re.compile(rb"(?:^[A-Za-z0-9+/=]{16,}\r?\n){2,}", re.MULTILINE)
+
+_ANGLE_ADDR = re.compile(r"<[^<>\s]+>")
+
+_HTML_BREAK = re.compile(rb"<\s*(?:br|/p|/div|/tr|/pre|/li|/h[1-6])\b[^>]*>", re.IGNORECASE)
+_HTML_TAG = re.compile(rb"<[^>]*>")
+
+# Charsets in which ASCII text is not ASCII bytes: decode them before any byte search.
+_ASCII_INCOMPATIBLE = frozenset(
+    {
+        "utf-16",
+        "utf-16-le",
+        "utf-16-be",
+        "utf-32",
+        "utf-32-le",
+        "utf-32-be",
+        "utf-7",
+        "cp037",
+        "cp273",
+        "cp424",
+        "cp500",
+        "cp875",
+        "cp1026",
+        "cp1140",
+    }
+)
+
+
+class _Part(NamedTuple):
+    message: Message
+    ctype: str  # lower-case content type, as compat32 reads it
+    headers: dict[str, str]  # lower-case name -> first value
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedOriginal:
+    """One copy of the original mail inside a report, and how the report carried it."""
+
+    message: Message
+    wrapper: Wrapper
+
+
+class PartWalks:
+    """The parts of each message walked during one lookup, so that none is walked twice.
+
+    (An original is walked for its links, then again for messages attached to it.)
+    """
+
+    __slots__ = ("_walked",)
+
+    def __init__(self) -> None:
+        self._walked: dict[int, tuple[Message, list[_Part]]] = {}
+
+    def parts(self, msg: Message) -> list[_Part]:
+        entry = self._walked.get(id(msg))
+        if entry is not None and entry[0] is msg:
+            return entry[1]
+        parts = list(_parts(msg))
+        self._walked[id(msg)] = (msg, parts)
+        return parts
+
+
+def returned_originals(
+    report: Message, *, inline: bool = True, walks: PartWalks | None = None
+) -> Iterator[ReturnedOriginal]:
+    """The copies of the original a report carries, most trustworthy first.
+
+    Lazy: a caller that finds what it needs in the first copy pays nothing for the rest.
+    ``inline=False`` skips copies quoted in the text (used inside an original, where the text
+    is the original's own and only attached messages count).
+    """
+    attachments: list[_Part] = []
+    texts: list[_Part] = []
+    htmls: list[_Part] = []
+    handed_out = 0
+    for found in walks.parts(report) if walks else _parts(report):
+        part, ctype, headers = found
+        maintype, _, subtype = ctype.partition("/")
+        original: Message | None = None
+        wrapper: Wrapper = "message/rfc822"
+        if part is not report and _is_headerless_copy(headers):
+            # The original written straight after the boundary, without MIME headers of its
+            # own: the parser took the original's headers for the part's.
+            original = part
+            wrapper = "attachment"
+        elif maintype == "multipart":
+            texts.append(found)  # a multipart body without its boundaries: read it as text
+        elif maintype == "message":
+            if subtype not in _REPORT_DATA:
+                original = _inner_message(found)
+        elif ctype in _HEADER_PARTS:
+            original = _headers_message(_decoded(found, ORIGINAL_LIMIT))
+            wrapper = "text/rfc822-headers"
+        elif (maintype == "text" or ctype in _FILE_TYPES) and _is_attachment(found):
+            attachments.append(found)
+        elif ctype == "text/plain":
+            texts.append(found)
+        elif ctype == "text/html":
+            htmls.append(found)
+        elif ctype in _FILE_TYPES:
+            attachments.append(found)
+        if original is not None:
+            yield ReturnedOriginal(original, wrapper)
+            handed_out += 1
+            if handed_out >= MAX_ORIGINALS:
+                return
+    for found in attachments:
+        original = _attached_message(found)
+        if original is not None:
+            yield ReturnedOriginal(original, "attachment")
+            handed_out += 1
+            if handed_out >= MAX_ORIGINALS:
+                return
+        elif found.ctype.startswith("text/"):
+            texts.append(found)  # a text file that is not a message may still quote one
+    if not inline:
+        return
+    for found in texts + htmls:
+        data = _searchable(found, _decoded(found, TEXT_LIMIT))
+        if found.ctype == "text/html":
+            data = html_to_text(data)
+        start = find_header_block(data)
+        if start is not None:
+            copy = data[start:]
+            # Headers are all we need unless a link could hide in the body.
+            parsed = _parse(copy) if _body_may_hold_link(copy) else _headers_message(copy)
+            yield ReturnedOriginal(parsed, "inline")
+            handed_out += 1
+            if handed_out >= MAX_ORIGINALS:
+                return
+
+
+def original_texts(original: Message, limit: int = TEXT_LIMIT, walks: PartWalks | None = None) -> Iterator[bytes]:
+    """The original's own text parts (not those of messages attached to it), decoded, bounded.
+
+    Bytes in which ASCII text reads as ASCII, whatever the part's charset.
+    """
+    for found in walks.parts(original) if walks else _parts(original):
+        # An unsplit multipart is a copy whose body we did not parse: its text is all there is.
+        if found.ctype.startswith(("text/", "multipart/")) and found.ctype not in _HEADER_PARTS:
+            yield _searchable(found, _decoded(found, limit))
+
+
+def _decoded(found: _Part, limit: int) -> bytes:
+    """Done by hand rather than with ``get_payload(decode=True)``: a 20 MB part costs only the
+    prefix we read, and a broken encoding yields what can be read instead of nothing."""
+    payload = _payload_of(found.message)
+    if not isinstance(payload, str):
+        return b""
+    cte = found.headers.get("content-transfer-encoding", "").strip().lower()
+    if cte == "base64":
+        return _b64_decode(payload[: limit // 3 * 4 + limit // 38 + 4])
+    raw = _to_bytes(payload[:limit])
+    if cte == "quoted-printable":
+        return _qp_decode(raw)
+    return raw
+
+
+def html_to_text(data: bytes) -> bytes:
+    """Text of an HTML body: line breaks kept, tags dropped, entities resolved."""
+    text = _HTML_TAG.sub(b"", _HTML_BREAK.sub(b"\n", data))
+    return html.unescape(text.decode("latin-1")).encode("utf-8", "replace")
+
+
+def find_header_block(data: bytes) -> int | None:
+    """Offset of the first block of header lines that is a copy of a message, if any.
+
+    The block must have at least two header lines, one of them an evidence header; the block
+    starts at its first header line (continuation lines above it belong to something else).
+    """
+    pos = 0
+    for _ in range(50):
+        match = _EVIDENCE.search(data, pos)
+        if match is None:
+            return None
+        start = _block_start(data, match.start())
+        count, end = _count_header_lines(data, start, enough=2)
+        if count >= 2:
+            return start
+        pos = max(end, match.end())
+    return None
+
+
+def message_id(original: Message) -> str | None:
+    """The original's Message-ID, unfolded."""
+    value = original.get("Message-ID")
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    angle = _ANGLE_ADDR.search(text)
+    if angle:
+        return angle.group(0)
+    return text or None
+
+
+def _parts(msg: Message) -> Iterator[_Part]:
+    """Leaf and message/* parts in document order, bounded, each with its headers read once.
+
+    Does not descend into message/* parts (what they carry is another message), nor into a
+    multipart that is an original written without MIME headers of its own.
+    """
+    stack: list[tuple[Message, int]] = [(msg, 0)]
+    seen = 0
+    while stack and seen < MAX_PARTS:
+        part, depth = stack.pop()
+        seen += 1
+        headers = _header_map(part)
+        ctype = _content_type(headers)
+        if ctype.startswith("multipart/") and not (depth and _is_headerless_copy(headers)):
+            payload = _payload_of(part)
+            if isinstance(payload, list):
+                if depth < 16:
+                    stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
+                continue
+        yield _Part(part, ctype, headers)  # a leaf, a message/* part, or an unsplittable multipart
+
+
+def header_values(msg: Message, names: frozenset[str]) -> dict[str, list[str]]:
+    """Values of the headers named (lower case) in ``names``, in one pass over the headers."""
+    found: dict[str, list[str]] = {}
+    for name, value in _stored_headers(msg):
+        key = str(name).lower()
+        if key in names:
+            found.setdefault(key, []).append(str(value))
+    return found
+
+
+def _stored_headers(msg: Message) -> list[tuple[str, str]]:
+    # The parser's own list; items() would run every value through the policy first.
+    stored = getattr(msg, "_headers", None)
+    return stored if isinstance(stored, list) else msg.items()
+
+
+def _header_map(part: Message) -> dict[str, str]:
+    """Lower-case header name -> first value of the headers we read, in one pass.
+
+    ``Message.get()`` lower-cases and compares every header on every call; reading a part's
+    few headers of interest that way costs more than the rest of the lookup.
+    """
+    headers: dict[str, str] = {}
+    for name, value in _stored_headers(part):
+        key = str(name).lower()
+        if key in _PART_HEADERS and key not in headers:
+            headers[key] = str(value)
+    return headers
+
+
+def _content_type(headers: dict[str, str]) -> str:
+    """The content type as compat32's ``get_content_type()`` reads it (text/plain if invalid)."""
+    value = headers.get("content-type", "").partition(";")[0].strip().lower()
+    return value if value.count("/") == 1 else "text/plain"
+
+
+def _payload_of(part: Message) -> object:
+    """The payload as the parser stored it: a list of parts, or the undecoded body text.
+
+    Not ``get_payload()``: for a text payload it re-encodes the whole body only to look for
+    surrogates (a transient copy of a 20 MB attachment, and its time), and with a hostile
+    charset parameter (one holding a NUL) it raises. We decode what we need ourselves.
+    """
+    return getattr(part, "_payload", None)
+
+
+def _inner_message(found: _Part) -> Message | None:
+    """The message a message/* part carries, undoing a transfer encoding it should not have."""
+    payload = _payload_of(found.message)
+    cte = found.headers.get("content-transfer-encoding", "").strip().lower()
+    if isinstance(payload, list):
+        inner = next((p for p in payload if isinstance(p, Message)), None)
+        if inner is None:
+            return None
+        if cte == "base64" and not inner.keys():
+            # The parser read base64 text as a header-less message: its body is the encoding.
+            body = _payload_of(inner)
+            if isinstance(body, str):
+                return _parse(_b64_decode(body[: ORIGINAL_LIMIT // 3 * 4 + ORIGINAL_LIMIT // 38]))
+        if cte == "quoted-printable":
+            serialised = _serialise(inner)
+            if serialised is not None and b"=" in serialised:
+                return _parse(_qp_decode(serialised))
+        return inner
+    if isinstance(payload, str):
+        return _parse(_decoded(found, ORIGINAL_LIMIT))
+    return None
+
+
+def _attached_message(found: _Part) -> Message | None:
+    """The message in an attached file, if the file is one (it starts with a header block)."""
+    head = _searchable(found, _decoded(found, SNIFF_LIMIT)).lstrip(b"\r\n")
+    if not _HEADER_LINE.match(head):
+        return None
+    if find_header_block(head) != 0:
+        return None
+    return _parse(_searchable(found, _decoded(found, ORIGINAL_LIMIT)).lstrip(b"\r\n"))
+
+
+def _is_headerless_copy(headers: dict[str, str]) -> bool:
+    # A MIME part's own headers are Content-* ones; trace and identity headers mean the part's
+    # headers are the original's.
+    return not _EVIDENCE_NAMES.isdisjoint(headers)
+
+
+def _is_attachment(found: _Part) -> bool:
+    disposition = found.headers.get("content-disposition", "").strip().lower()
+    if disposition.startswith("attachment"):
+        return True
+    # get_filename() parses parameters; look for a name at all first, it is rarely there.
+    if "name" not in disposition and "name" not in found.headers.get("content-type", "").lower():
+        return False
+    return found.message.get_filename() is not None
+
+
+def _searchable(found: _Part, data: bytes) -> bytes:
+    """``data`` re-encoded as UTF-8 when its charset does not write ASCII as ASCII bytes."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a UTF-16 byte order mark, whatever the label
+        return data.decode("utf-16", "replace").encode("utf-8", "replace")
+    if not _MAYBE_WIDE.search(found.headers.get("content-type", "")):
+        return data  # the common case, decided without parsing parameters
+    try:
+        charset = found.message.get_param("charset")
+    except Exception:  # a parameter the stdlib cannot parse: read the bytes as they are
+        return data
+    if isinstance(charset, tuple):  # RFC 2231 form
+        charset = charset[2]
+    if not charset:
+        return data
+    try:
+        name = codecs.lookup(str(charset).strip().strip('"')).name
+    except (LookupError, ValueError):
+        return data
+    if name not in _ASCII_INCOMPATIBLE:
+        return data
+    return data.decode(name, "replace").encode("utf-8", "replace")
+
+
+def _block_start(data: bytes, line_start: int) -> int:
+    """Walk up from a header line over the header and continuation lines above it."""
+    first = line_start
+    cursor = line_start
+    for _ in range(_MAX_BLOCK_LINES):
+        if cursor <= 0:
+            break
+        previous_start = data.rfind(b"\n", 0, cursor - 1) + 1
+        previous = data[previous_start : cursor - 1].rstrip(b"\r")
+        if not previous.strip():
+            break
+        if _HEADER_LINE.match(previous):
+            first = previous_start
+        elif previous[:1] not in (b" ", b"\t"):
+            break
+        cursor = previous_start
+    return first
+
+
+def _count_header_lines(data: bytes, start: int, enough: int) -> tuple[int, int]:
+    """How many header lines (up to ``enough``) a block starting at ``start`` has, and where
+    the count stopped."""
+    count = 0
+    cursor = start
+    for _ in range(_MAX_BLOCK_LINES):
+        end = data.find(b"\n", cursor)
+        line = data[cursor : len(data) if end < 0 else end].rstrip(b"\r")
+        if _HEADER_LINE.match(line):
+            count += 1
+            if count >= enough:
+                return count, cursor
+        elif not (line[:1] in (b" ", b"\t") and line.strip()):
+            break
+        if end < 0:
+            return count, len(data)
+        cursor = end + 1
+    return count, cursor
+
+
+def _body_may_hold_link(copy: bytes) -> bool:
+    """Whether an inline copy's body must be parsed to read its links (cheap byte checks)."""
+    if b"dentifier" in copy:
+        return True
+    if _QP_CTE.search(copy) and b"dentifier" in _qp_decode(copy):
+        return True
+    if _B64_CTE.search(copy):
+        for run in _B64_RUN.finditer(copy):
+            decoded = _b64_decode(run.group(0).decode("ascii"))
+            # A NUL: UTF-16 or UTF-32 text, which only a decode by charset can search.
+            if b"dentifier" in decoded or b"\x00" in decoded:
+                return True
+    return False
+
+
+def _parse(data: bytes) -> Message:
+    return message_from_bytes(data, policy=compat32)
+
+
+def _headers_message(data: bytes) -> Message:
+    """A message of the header block at the start of ``data``; the rest stays one text body.
+
+    What ``BytesParser(...).parsebytes(data, headersonly=True)`` gives, several times faster:
+    for a copy whose body we need not read, the header lines are all the parsing there is.
+    """
+    msg = Message()
+    text = data.decode("ascii", "surrogateescape")
+    name: str | None = None
+    value: list[str] = []
+    position = 0
+    for line in text.splitlines(keepends=True):
+        position += len(line)
+        stripped = line.rstrip("\r\n")
+        if not stripped:
+            break
+        if stripped[0] in " \t" and name is not None:
+            value.append(stripped)
+            continue
+        if name is not None:
+            msg[name] = "\r\n".join(value)
+        field, colon, rest = stripped.partition(":")
+        if not colon or not field or field != field.strip():
+            name = None  # not a header line: the parser would drop it too
+            continue
+        name, value = field, [rest.lstrip(" \t")]
+    if name is not None:
+        msg[name] = "\r\n".join(value)
+    msg.set_payload(text[position:])
+    return msg
+
+
+def _serialise(msg: Message) -> bytes | None:
+    try:
+        return msg.as_bytes()
+    except Exception:  # a tree the generator cannot write back: treat it as it is
+        return None
+
+
+def _to_bytes(text: str) -> bytes:
+    # compat32 keeps undecodable bytes as surrogate escapes; this gives the original bytes back.
+    try:
+        return text.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+
+
+def _b64_decode(text: str) -> bytes:
+    try:  # the fast path: a2b_base64 skips line breaks and other non-alphabet characters itself
+        return binascii.a2b_base64(text)
+    except (binascii.Error, ValueError):
+        pass
+    # Cut short (we read a prefix) or broken: keep whole 4-character groups of the alphabet.
+    data = re.sub(r"[^A-Za-z0-9+/]", "", text)
+    data = data[: len(data) - len(data) % 4]
+    try:
+        return binascii.a2b_base64(data)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _qp_decode(data: bytes) -> bytes:
+    try:
+        return binascii.a2b_qp(data)
+    except (binascii.Error, ValueError):
+        return data

@@ -1,0 +1,1 @@
+"""Alembic migrations of bouncer's schema, run by `bouncer db upgrade` (see migrate.py)."""
