@@ -16,7 +16,10 @@ from bouncer.analysis.taxonomy import Kind, Reason
 
 PARSER_VERSION = "1.0.0"
 
-MAX_INPUT = 32 * 1024 * 1024  # bytes: beyond this only the head of a message is read
+# Bytes of a message that are parsed. A report, its delivery-status fields and the head of
+# the returned original come first; what lies beyond (a big attachment of the original)
+# says nothing more and would cost time and several times its size in memory.
+MAX_INPUT = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         return Analysis(kind=Kind.NOT_BOUNCE, error="the input is not bytes")
     data = bytes(raw[:MAX_INPUT])
+    if len(raw) > MAX_INPUT:
+        data = data[: data.rfind(b"\n") + 1] or data  # end on a whole line
     if not data.strip():
         return Analysis(kind=Kind.NOT_BOUNCE, error="the message is empty")
     msg = email.message_from_bytes(data, policy=compat32)
