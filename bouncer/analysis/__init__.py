@@ -11,6 +11,10 @@ import re
 from dataclasses import dataclass
 from email.policy import compat32
 
+from bouncer.analysis.campaign import find_campaign
+from bouncer.analysis.finish import finish_recipient, kind_of
+from bouncer.analysis.mta import dispatch
+from bouncer.analysis.mta.base import Report
 from bouncer.analysis.result import Analysis, Recipient
 from bouncer.analysis.taxonomy import Kind, Reason
 
@@ -46,11 +50,6 @@ def analyse(raw: bytes, options: AnalysisOptions | None = None) -> Analysis:
 
 
 def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
-    from bouncer.analysis.campaign import find_campaign
-    from bouncer.analysis.finish import finish_recipient, kind_of
-    from bouncer.analysis.mime import header
-    from bouncer.analysis.mta import dispatch
-    from bouncer.analysis.mta.base import Report
 
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         return Analysis(kind=Kind.NOT_BOUNCE, error="the input is not bytes")
@@ -62,9 +61,9 @@ def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
     msg = email.message_from_bytes(data, policy=compat32)
     report = Report(msg)
     decoded = dispatch(report)
-    subject = header(msg, "Subject") or None
-    message_id = header(msg, "Message-ID") or None
-    from_address = header(msg, "From") or None
+    subject = report.header("Subject") or None
+    message_id = report.header("Message-ID") or None
+    from_address = report.header("From") or None
     if decoded is None:
         return Analysis(kind=Kind.NOT_BOUNCE, message_id=message_id, from_address=from_address, subject=subject)
     recipients = tuple(finish_recipient(found, decoded.reporting_mta) for found in decoded.recipients)

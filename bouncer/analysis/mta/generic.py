@@ -69,7 +69,7 @@ _LABELLED_LINE = re.compile(
 
 
 def looks_like_bounce(report: Report) -> bool:
-    if report.msg.get("X-Failed-Recipients") is not None:
+    if report.has_header("X-Failed-Recipients"):
         return True
     if AUTOREPLY_SUBJECT.search(report.subject.strip()):
         return False
