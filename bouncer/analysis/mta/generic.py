@@ -195,8 +195,8 @@ def from_original_to(report: Report) -> list[Found]:
     addresses = {clean_address(piece) for piece in m.group(1).split(",")} - {""}
     if len(addresses) != 1:
         return []
-    diag = " ".join(report.text_before_original.split())[:2000]
-    return [Found(address=addresses.pop(), action="failed", diagnostic=diag)]
+    # the report said nothing about this recipient: no diagnostic, so no reason is guessed
+    return [Found(address=addresses.pop(), action="failed")]
 
 
 def decode(report: Report) -> Decoded | None:
