@@ -805,21 +805,34 @@ EXCEPT: dict[Reason, tuple[str, ...]] = {
 }
 
 
+_OPTIONAL = re.compile(r"\\.|\((?:[^()]|\([^()]*\))*\)[?*]?|\[[^\]]*\][?*+]?|.[?*]|.\{0,\d*\}")
+_LITERAL_WORD = re.compile(r"[a-z]{3,}")
+
+
+def _guard(pattern: str) -> str:
+    """A word every match of ``pattern`` contains (outside groups, classes and optional
+    characters), '' when there is none: the regex is only run on texts holding it."""
+    words = _LITERAL_WORD.findall(_OPTIONAL.sub(" ", pattern))
+    return max(words, key=len) if words else ""
+
+
 class _Table:
     """One reason's phrases: plain substrings (tested with ``in``, fast in C) and the few
-    regular expressions, compiled into one pattern."""
+    regular expressions, each guarded by a literal word it cannot match without."""
 
-    __slots__ = ("pattern", "plain")
+    __slots__ = ("patterns", "plain")
 
     def __init__(self, entries: tuple[str, ...]) -> None:
         self.plain = tuple(e for e in entries if not e.startswith("\x00"))
-        patterns = [e[1:] for e in entries if e.startswith("\x00")]
-        self.pattern = re.compile("|".join(patterns)) if patterns else None
+        self.patterns = tuple((_guard(e[1:]), re.compile(e[1:])) for e in entries if e.startswith("\x00"))
+
+    def search_patterns(self, text: str) -> bool:
+        return any((not guard or guard in text) and pattern.search(text) for guard, pattern in self.patterns)
 
     def search(self, text: str) -> bool:
         if any(phrase in text for phrase in self.plain):
             return True
-        return bool(self.pattern and self.pattern.search(text))
+        return self.search_patterns(text)
 
 
 MATCHERS: dict[Reason, _Table] = {reason: _Table(entries) for reason, entries in PHRASES.items()}
@@ -904,12 +917,12 @@ class _Said:
         text = self.text
         if reason not in self.hits:
             table = MATCHERS.get(reason)
-            if not (table and table.pattern and table.pattern.search(text)):
+            if not (table and table.search_patterns(text)):
                 return False
         if reason in self.excluded:
             return False
         excluder = EXCLUDERS.get(reason)
-        return not (excluder and excluder.pattern and excluder.pattern.search(text))
+        return not (excluder and excluder.search_patterns(text))
 
 
 _last = _Said("")
