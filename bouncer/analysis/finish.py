@@ -27,12 +27,14 @@ def _unfold(diagnostic: str, reply_code: str) -> str:
     return " ".join((head + sep + rest).split())
 
 
-def _known_reason(remote_mta: str, reporting_mta: str, status: str, diagnostic: str) -> Reason | None:
+def _known_reason(
+    remote_mta: str, reporting_mta: str, status: str, diagnostic: str, recipient_domain: str = ""
+) -> Reason | None:
     """What the local delivery agent, or the provider (by its remote MTA, else by the
     reporting MTA, else by signs in the text), says in its own documented terms."""
     return (
         reason_from_agent(diagnostic)
-        or reason_from_provider(remote_mta, status, diagnostic)
+        or reason_from_provider(remote_mta, status, diagnostic, recipient_domain)
         or (reason_from_provider(reporting_mta, status, "") if reporting_mta else None)
     )
 
@@ -49,7 +51,8 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     hint = found.reason
     if hint is None or hint in RETRY:
         # the provider's documented codes are more precise than generic phrases
-        hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic) or hint
+        domain = found.address.rsplit("@", 1)[-1].lower()
+        hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic, domain) or hint
     reason = classify(
         Evidence(
             status=status,

@@ -131,3 +131,18 @@ def test_local_delivery_agent_words() -> None:
 )
 def test_hard_only_when_the_address_itself_is_bad(reason: Reason, status: str, hard: bool) -> None:
     assert is_hard(reason, status) is hard
+
+
+@pytest.mark.parametrize(
+    ("remote", "domain", "diagnostic", "reason"),
+    [
+        ("mx.cox.net", "", "550 5.1.0 sender rejected. aup#cxsndr", R.AUTHFAILURE),
+        ("", "cox.net", "554 aup#ipbl0001 blocked", R.BLOCKED),
+        ("", "charter.net", "550 5.1.0 sender rejected. aup#in-1310", R.TOOMANYCONN),
+        ("eu-smtp-inbound-1.mimecast.com", "", "554 host network not allowed", R.POLICYVIOLATION),
+        ("", "", "550 invalid recipient - https://community.mimecast.com/docs", R.USERUNKNOWN),
+        ("mfsmax.docomo.ne.jp", "", "550 unknown user x@docomo.ne.jp (in reply to end of data command)", R.REJECTED),
+    ],
+)
+def test_provider_tables_by_host_domain_or_sign(remote: str, domain: str, diagnostic: str, reason: Reason) -> None:
+    assert reason_from_provider(remote, "5.0.0", diagnostic, domain) is reason

@@ -10,18 +10,37 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bouncer.analysis.rhost import franceptt, godaddy, google, microsoft, tencent, yahoo
+from bouncer.analysis.rhost import (
+    cox,
+    franceptt,
+    godaddy,
+    google,
+    microsoft,
+    mimecast,
+    nttdocomo,
+    spectrum,
+    tencent,
+    yahoo,
+)
 from bouncer.analysis.taxonomy import Reason
 
-PROVIDERS: tuple[ModuleType, ...] = (google, microsoft, yahoo, franceptt, godaddy, tencent)
+PROVIDERS: tuple[ModuleType, ...] = (
+    google, microsoft, yahoo, franceptt, godaddy, tencent, mimecast, cox, spectrum, nttdocomo,
+)  # fmt: skip
 
 
-def provider_for(remote_mta: str, diagnostic_lower: str) -> ModuleType | None:
+def provider_for(remote_mta: str, diagnostic_lower: str, recipient_domain: str = "") -> ModuleType | None:
+    """The provider by its MX host, else by the recipient's domain, else by signs in the text."""
     host = remote_mta.lower().strip().rstrip(".")
     if host:
         for module in PROVIDERS:
             hosts: tuple[str, ...] = module.HOSTS
             if host.endswith(hosts):
+                return module
+    if recipient_domain:
+        for module in PROVIDERS:
+            domains: tuple[str, ...] = getattr(module, "DOMAINS", ())
+            if recipient_domain in domains or recipient_domain.endswith(tuple("." + d for d in domains)):
                 return module
     if not diagnostic_lower:
         return None
@@ -32,9 +51,9 @@ def provider_for(remote_mta: str, diagnostic_lower: str) -> ModuleType | None:
     return None
 
 
-def reason_from_provider(remote_mta: str, status: str, diagnostic: str) -> Reason | None:
+def reason_from_provider(remote_mta: str, status: str, diagnostic: str, recipient_domain: str = "") -> Reason | None:
     lowered = diagnostic.lower()
-    module = provider_for(remote_mta, lowered)
+    module = provider_for(remote_mta, lowered, recipient_domain)
     if module is None:
         return None
     found: Reason | None = module.reason(status, lowered)

@@ -8,6 +8,7 @@ from bouncer.analysis.taxonomy import Reason
 
 R = Reason
 HOSTS = (".secureserver.net",)
+DOMAINS: tuple[str, ...] = ()
 SIGNS = ("x.co/rlbounce", "secureserver.net")
 
 _CODE = re.compile(r"\bib(\d{3})\b")

@@ -7,6 +7,7 @@ from bouncer.analysis.taxonomy import Reason
 
 R = Reason
 HOSTS = (".google.com", ".googlemail.com", ".gmail.com")
+DOMAINS: tuple[str, ...] = ("gmail.com", "googlemail.com")
 SIGNS = (
     "support.google.com/mail",
     "- gsmtp",

@@ -10,6 +10,15 @@ from bouncer.analysis.taxonomy import Reason
 
 R = Reason
 HOSTS = (".protection.outlook.com", ".outlook.com", ".hotmail.com", ".office365.com", ".live.com")
+DOMAINS: tuple[str, ...] = (
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "outlook.jp",
+    "hotmail.co.uk",
+    "hotmail.fr",
+)
 SIGNS = ("resolver.adr.", "resolver.rst.", "sendersupport.olc.protection.outlook.com", "outlook.com", "(s3150)")
 
 _STATUS: dict[str, Reason] = {

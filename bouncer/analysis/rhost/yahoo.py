@@ -6,6 +6,7 @@ from bouncer.analysis.taxonomy import Reason
 
 R = Reason
 HOSTS = (".yahoodns.net", ".yahoo.com", ".aol.com", ".yahoo.co.jp")
+DOMAINS: tuple[str, ...] = ("yahoo.com", "yahoo.co.uk", "yahoo.fr", "ymail.com", "aol.com", "rocketmail.com")
 SIGNS = (
     "postmaster.verizonmedia.com",
     "postmaster.yahooinc.com",
