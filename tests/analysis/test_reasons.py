@@ -146,3 +146,15 @@ def test_hard_only_when_the_address_itself_is_bad(reason: Reason, status: str, h
 )
 def test_provider_tables_by_host_domain_or_sign(remote: str, domain: str, diagnostic: str, reason: Reason) -> None:
     assert reason_from_provider(remote, "5.0.0", diagnostic, domain) is reason
+
+
+def test_kddi_tells_a_missing_mailbox_from_a_recipients_filter() -> None:
+    assert reason_from_provider("", "5.0.0", "550 <x@ezweb.ne.jp>: user unknown", "ezweb.ne.jp") is R.USERUNKNOWN
+    assert reason_from_provider("", "5.0.0", "550 : user unknown", "ezweb.ne.jp") is R.FILTERED
+
+
+def test_apple_and_messagelabs_sentences() -> None:
+    assert (
+        reason_from_provider("mx01.mail.icloud.com", "5.1.6", "550 5.1.6 recipient no longer on server") is R.HASMOVED
+    )
+    assert reason_from_provider("cluster1.eu.messagelabs.com", "5.0.0", "550 no such user") is R.USERUNKNOWN

@@ -11,10 +11,13 @@ from __future__ import annotations
 from types import ModuleType
 
 from bouncer.analysis.rhost import (
+    apple,
     cox,
     franceptt,
     godaddy,
     google,
+    kddi,
+    messagelabs,
     microsoft,
     mimecast,
     nttdocomo,
@@ -25,7 +28,8 @@ from bouncer.analysis.rhost import (
 from bouncer.analysis.taxonomy import Reason
 
 PROVIDERS: tuple[ModuleType, ...] = (
-    google, microsoft, yahoo, franceptt, godaddy, tencent, mimecast, cox, spectrum, nttdocomo,
+    google, microsoft, yahoo, apple, franceptt, godaddy, tencent, mimecast, messagelabs, cox, spectrum,
+    nttdocomo, kddi,
 )  # fmt: skip
 
 
