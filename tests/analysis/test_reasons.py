@@ -158,3 +158,18 @@ def test_apple_and_messagelabs_sentences() -> None:
         reason_from_provider("mx01.mail.icloud.com", "5.1.6", "550 5.1.6 recipient no longer on server") is R.HASMOVED
     )
     assert reason_from_provider("cluster1.eu.messagelabs.com", "5.0.0", "550 no such user") is R.USERUNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "reason"),
+    [
+        ("5.7.509", "550 5.7.509 access denied, sending domain does not pass dmarc verification", R.AUTHFAILURE),
+        ("5.7.606", "550 5.7.606 access denied, banned sending ip [192.0.2.1]", R.BLOCKED),
+        ("5.2.2", "552 5.2.2 mailbox full", R.MAILBOXFULL),
+        ("5.0.0", "550 5.2.3 resolver.rst.recipsizelimit; message too large for this recipient", R.EXCEEDLIMIT),
+        ("4.4.7", "450 4.4.7 queue.expired; message expired", R.EXPIRED),
+        ("5.7.1", "550 5.7.1 unfortunately, messages from [192.0.2.1] weren't sent (s3150)", R.BLOCKED),
+    ],
+)
+def test_exchange_online_codes(status: str, diagnostic: str, reason: Reason) -> None:
+    assert reason_from_provider("x.mail.protection.outlook.com", status, diagnostic) is reason
