@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bouncer.analysis.mta.base import Found, find_command
-from bouncer.analysis.reasons import RETRY, Evidence, classify
+from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import reason_from_agent
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status
 from bouncer.analysis.result import Recipient
@@ -28,14 +28,18 @@ def _unfold(diagnostic: str, reply_code: str) -> str:
 
 
 def _known_reason(
-    remote_mta: str, reporting_mta: str, status: str, diagnostic: str, recipient_domain: str = ""
+    remote_mta: str, reporting_mta: str, status: str, diagnostic: str, recipient_domain: str = "", command: str = ""
 ) -> Reason | None:
-    """What the local delivery agent, or the provider (by its remote MTA, else by the
-    reporting MTA, else by signs in the text), says in its own documented terms."""
+    """What the local delivery agent, or the provider (by its remote MTA, the recipient's
+    domain, signs in the text, else the reporting MTA), says in its own documented terms."""
     return (
         reason_from_agent(diagnostic)
-        or reason_from_provider(remote_mta, status, diagnostic, recipient_domain)
-        or (reason_from_provider(reporting_mta, status, "") if reporting_mta else None)
+        or reason_from_provider(remote_mta, status, diagnostic, recipient_domain, command)
+        or (
+            reason_from_provider(reporting_mta, status, diagnostic, "", command, by_signs=False)
+            if reporting_mta
+            else None
+        )
     )
 
 
@@ -48,11 +52,10 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     spec = found.spec
     if spec == "X-POSTFIX" and reply_code:
         spec = "SMTP"  # Postfix's own wording around a remote server's SMTP reply
-    hint = found.reason
-    if hint is None or hint in RETRY:
-        # the provider's documented codes are more precise than generic phrases
-        domain = found.address.rsplit("@", 1)[-1].lower()
-        hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic, domain) or hint
+    # The provider's documented codes are more precise than the reporting MTA's own sentence
+    # and than generic phrases.
+    domain = found.address.rsplit("@", 1)[-1].lower()
+    hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic, domain, command) or found.reason
     reason = classify(
         Evidence(
             status=status,

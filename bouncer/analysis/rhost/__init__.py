@@ -55,10 +55,23 @@ def provider_for(remote_mta: str, diagnostic_lower: str, recipient_domain: str =
     return None
 
 
-def reason_from_provider(remote_mta: str, status: str, diagnostic: str, recipient_domain: str = "") -> Reason | None:
+def reason_from_provider(
+    remote_mta: str,
+    status: str,
+    diagnostic: str,
+    recipient_domain: str = "",
+    command: str = "",
+    *,
+    by_signs: bool = True,
+) -> Reason | None:
+    """The reason in the provider's own documented terms, None when no provider applies or
+    its tables say nothing about this reply."""
     lowered = diagnostic.lower()
-    module = provider_for(remote_mta, lowered, recipient_domain)
+    module = provider_for(remote_mta, lowered if by_signs else "", recipient_domain)
     if module is None:
         return None
+    if getattr(module, "USES_COMMAND", False):
+        with_command: Reason | None = module.reason(status, lowered, command)
+        return with_command
     found: Reason | None = module.reason(status, lowered)
     return found

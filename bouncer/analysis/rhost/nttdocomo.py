@@ -9,6 +9,7 @@ R = Reason
 HOSTS = (".docomo.ne.jp",)
 DOMAINS = ("docomo.ne.jp",)
 SIGNS: tuple[str, ...] = ()
+USES_COMMAND = True  # the same reply means two things, told apart by the SMTP command
 
 _TEXTS: tuple[tuple[str, Reason], ...] = (
     ("552 too much mail data", R.MAILBOXFULL),
@@ -16,7 +17,7 @@ _TEXTS: tuple[tuple[str, Reason], ...] = (
 )
 
 
-def reason(status: str, diagnostic: str) -> Reason | None:
+def reason(status: str, diagnostic: str, command: str = "") -> Reason | None:
     for text, found in _TEXTS:
         if text in diagnostic:
             return found
@@ -24,6 +25,9 @@ def reason(status: str, diagnostic: str) -> Reason | None:
         return R.USERUNKNOWN
     if status == "5.2.0":
         return R.FILTERED
-    if "unknown user" in diagnostic and ("end of data" in diagnostic or ">>> data" in diagnostic):
-        return R.REJECTED  # refused after DATA: the recipient's filter, not a missing mailbox
+    if "unknown user" in diagnostic:
+        if command == "DATA" or "end of data" in diagnostic or ">>> data" in diagnostic:
+            return R.REJECTED  # refused after DATA: the recipient's filter, not a missing mailbox
+        if command == "RCPT":
+            return R.USERUNKNOWN
     return None
