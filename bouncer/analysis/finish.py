@@ -50,6 +50,8 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     status = prefer(found.status, find_status(diagnostic), reply_code)
     command = found.command or find_command(diagnostic)
     spec = found.spec
+    if spec in ("UNKNOWN", "X-UNKNOWN", "RFC822"):
+        spec = ""  # says nothing about the diagnostic's nature
     if spec == "X-POSTFIX" and reply_code:
         spec = "SMTP"  # Postfix's own wording around a remote server's SMTP reply
     # The provider's documented codes are more precise than the reporting MTA's own sentence

@@ -45,7 +45,8 @@ def test_status_and_reply_code_are_found_in_text() -> None:
 def test_the_remote_servers_code_refines_a_generic_report() -> None:
     assert prefer("5.0.0", "5.1.1", "550") == "5.1.1"
     assert prefer("4.4.7", "4.7.1", "450") == "4.7.1"
-    assert prefer("5.0.0", "4.2.2", "452") == "5.0.0"  # the report's class is the final verdict
+    assert prefer("5.0.0", "4.2.2", "") == "5.0.0"  # another class without the reply's support: the report's
+    assert prefer("4.5.0", "5.5.0", "550") == "5.5.0"  # the server's reply and status agree against the report
     assert prefer("", "5.2.2", "") == "5.2.2"
 
 

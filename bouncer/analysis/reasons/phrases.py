@@ -385,6 +385,7 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "the account or domain may not exist",
         "unknown host",
         "unrouteable address",
+        _re(r"(?<![@\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)+ does not exist"),
         "domain not found",
         "unknown domain",
         "domain name not found",
