@@ -63,6 +63,7 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "not a valid user here",
         "not a local address",
         "recipient address rejected: access denied",
+        "recipient address rejected.",
         "recipient address rejected: invalid user",
         "recipient address rejected: invalid-recipient",
         "recipient address rejected: unknown user",
