@@ -198,3 +198,14 @@ def test_a_mail_systems_report_wrapping_another_report() -> None:
 def test_a_person_forwarding_a_report_is_not_a_bounce() -> None:
     result = analyse(_wrapping("Someone <someone@example.com>", "Fwd: Returned mail"))
     assert result.kind is Kind.NOT_BOUNCE
+
+
+def test_apple_mail_unsubscribe_request_is_an_opt_out_complaint() -> None:
+    raw = (
+        b"From: reader@icloud.com\nTo: opt-out-1@example.org\nSubject: unsubscribe\n"
+        b"Auto-Submitted: auto-replied\nX-Apple-Unsubscribe: true\nContent-Type: text/plain\n\n"
+        b"Apple Mail sent this email to unsubscribe from the message.\n"
+    )
+    result = analyse(raw)
+    assert result.kind is Kind.COMPLAINT and result.feedback_type == "opt-out"
+    assert [(r.address, r.reason) for r in result.recipients] == [("reader@icloud.com", Reason.FEEDBACK)]

@@ -22,12 +22,13 @@ from bouncer.analysis.mta import (
     qmail,
     rfc3464,
     rfc3834,
+    unsubscribe,
     wrapped,
 )
 from bouncer.analysis.mta.base import Decoded, Report
 
 # Structure first: a feedback report, a notification in JSON, a delivery-status part.
-STRUCTURED: tuple[ModuleType, ...] = (arf, amazonses, rfc3464, wrapped)
+STRUCTURED: tuple[ModuleType, ...] = (arf, unsubscribe, amazonses, rfc3464, wrapped)
 # Then the text formats of mail systems that send no RFC 3464 report, by their signature.
 # Order matters only where two signatures could both match: the more specific comes first.
 TEXT_FORMATS: tuple[ModuleType, ...] = (googlegroups, gmail, qmail, exim, legacy)
