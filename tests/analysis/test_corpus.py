@@ -34,9 +34,9 @@ def test_engine_holds_its_measured_floor() -> None:
     assert score.extra_recipients <= 5, score.misses
     assert score.recipients >= 98.0, score.misses
     assert score.kind >= 99.0, score.misses
-    assert score.status >= 96.0, score.misses
-    assert score.hard >= 96.0, score.misses
-    assert score.reason >= 92.0, score.misses
+    assert score.status >= 96.5, score.misses
+    assert score.hard >= 97.0, score.misses
+    assert score.reason >= 95.0, score.misses
 
 
 @pytest.mark.xfail(reason="issue 3 targets not all reached yet: see the engine report", strict=True)

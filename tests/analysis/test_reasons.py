@@ -90,6 +90,7 @@ def test_classifier_falls_back_by_action_and_text() -> None:
     assert classify(Evidence(status="", diagnostic="")) is R.UNDEFINED
     assert classify(Evidence(status="2.0.0", diagnostic="250 OK")) is R.DELIVERED
     assert classify(Evidence(status="5.7.1", diagnostic="550 5.7.1 Access denied", command="MAIL")) is R.REJECTED
+    assert classify(Evidence(status="5.7.1", diagnostic="554 5.7.1 [C14] go elsewhere", command="EHLO")) is R.BLOCKED
 
 
 def test_provider_tables_read_documented_codes() -> None:
