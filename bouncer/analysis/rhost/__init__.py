@@ -33,24 +33,29 @@ PROVIDERS: tuple[ModuleType, ...] = (
 )  # fmt: skip
 
 
+# Lookup tables built once: host suffixes, recipient domains and text signs per provider.
+_HOSTS: tuple[tuple[tuple[str, ...], ModuleType], ...] = tuple((m.HOSTS, m) for m in PROVIDERS)
+_DOMAINS: dict[str, ModuleType] = {d: m for m in PROVIDERS for d in getattr(m, "DOMAINS", ())}
+_SIGNS: tuple[tuple[str, ModuleType], ...] = tuple((s, m) for m in PROVIDERS for s in m.SIGNS)
+
+
 def provider_for(remote_mta: str, diagnostic_lower: str, recipient_domain: str = "") -> ModuleType | None:
     """The provider by its MX host, else by the recipient's domain, else by signs in the text."""
     host = remote_mta.lower().strip().rstrip(".")
     if host:
-        for module in PROVIDERS:
-            hosts: tuple[str, ...] = module.HOSTS
+        for hosts, module in _HOSTS:
             if host.endswith(hosts):
                 return module
     if recipient_domain:
-        for module in PROVIDERS:
-            domains: tuple[str, ...] = getattr(module, "DOMAINS", ())
-            if recipient_domain in domains or recipient_domain.endswith(tuple("." + d for d in domains)):
-                return module
+        by_domain = _DOMAINS.get(recipient_domain)
+        if by_domain is None and recipient_domain.count(".") > 1:
+            by_domain = _DOMAINS.get(recipient_domain.split(".", 1)[1])  # a subdomain of theirs
+        if by_domain is not None:
+            return by_domain
     if not diagnostic_lower:
         return None
-    for module in PROVIDERS:
-        signs: tuple[str, ...] = module.SIGNS
-        if any(sign in diagnostic_lower for sign in signs):
+    for sign, module in _SIGNS:
+        if sign in diagnostic_lower:
             return module
     return None
 
