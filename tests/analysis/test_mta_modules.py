@@ -209,3 +209,16 @@ def test_apple_mail_unsubscribe_request_is_an_opt_out_complaint() -> None:
     result = analyse(raw)
     assert result.kind is Kind.COMPLAINT and result.feedback_type == "opt-out"
     assert [(r.address, r.reason) for r in result.recipients] == [("reader@icloud.com", Reason.FEEDBACK)]
+
+
+def test_fml_list_manager_refusing_a_non_members_post() -> None:
+    raw = (
+        b"From: news-admin@lists.example.org\nTo: sender@example.com\n"
+        b"Subject: You sender@example.com are not member (news ML)\n"
+        b"X-MLServer: fml [fml 4.0.3 release]\nContent-Type: text/plain\n\n"
+        b"You are not a member of this mailing list <news@lists.example.org>.\n"
+    )
+    result = analyse(raw)
+    assert result.mail_system == "fml"
+    (r,) = result.recipients
+    assert (r.address, r.reason, r.hard) == ("news@lists.example.org", Reason.REJECTED, False)

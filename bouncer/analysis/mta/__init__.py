@@ -15,6 +15,7 @@ from bouncer.analysis.mta import (
     amazonses,
     arf,
     exim,
+    fml,
     generic,
     gmail,
     googlegroups,
@@ -31,7 +32,7 @@ from bouncer.analysis.mta.base import Decoded, Report
 STRUCTURED: tuple[ModuleType, ...] = (arf, unsubscribe, amazonses, rfc3464, wrapped)
 # Then the text formats of mail systems that send no RFC 3464 report, by their signature.
 # Order matters only where two signatures could both match: the more specific comes first.
-TEXT_FORMATS: tuple[ModuleType, ...] = (googlegroups, gmail, qmail, exim, legacy)
+TEXT_FORMATS: tuple[ModuleType, ...] = (googlegroups, gmail, qmail, exim, legacy, fml)
 
 ORDER: tuple[ModuleType, ...] = (*STRUCTURED, *TEXT_FORMATS, generic, rfc3834)
 
