@@ -10,7 +10,6 @@ RUN python -m venv /opt/bouncer \
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /var/lib/bouncer --create-home bouncer
 COPY --from=build /opt/bouncer /opt/bouncer
-COPY migrations /opt/bouncer/share/migrations
 ENV PATH=/opt/bouncer/bin:$PATH \
     BOUNCER_CONFIG=/etc/bouncer/bouncer.yaml \
     PYTHONUNBUFFERED=1

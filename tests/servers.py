@@ -33,7 +33,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -122,6 +122,13 @@ def _process_tree(pidfile: Path) -> list[psutil.Process]:
         return [master, *master.children(recursive=True)]
     except (OSError, ValueError, IndexError, psutil.Error):
         return []
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def ensure_test_user() -> pwd.struct_passwd:
@@ -330,6 +337,8 @@ auth_cache_size = 0
 auth_failure_delay = 0
 mail_location = maildir:{self.mail_root}/%d/%n/Maildir
 mail_plugins = quota
+mail_fsync = never
+verbose_proctitle = yes
 mail_max_userip_connections = 10000
 imap_idle_notify_interval = 2 mins
 mailbox_idle_check_interval = 1 secs
@@ -387,6 +396,7 @@ service imap-login {{
   }}
   service_count = 0
   process_min_avail = 1
+  chroot =
 }}
 service pop3-login {{
   inet_listener pop3 {{
@@ -441,19 +451,25 @@ service anvil {{
     def stop(self) -> None:
         """Stop Dovecot and every process it started; connected clients see their connection drop."""
         pidfile = self.base_dir / "master.pid"
-        children = _process_tree(pidfile)
-        with contextlib.suppress(ProcessLookupError, ValueError, OSError):
-            os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
-        _kill_pidfile(pidfile)
+        processes = _process_tree(pidfile)
         # Login proxies (TLS) and IMAP processes may outlive the master for a while: a restart
-        # must drop every client connection, as a real server restart does.
-        for process in children:
+        # must drop every client connection at once, as a crashing or restarted server does.
+        for process in processes:
             with contextlib.suppress(psutil.Error):
                 process.kill()
-        psutil.wait_procs(children, timeout=5)
+        wait_until(lambda: not any(_alive(p) for p in processes), timeout=10, interval=0.01)
         pidfile.unlink(missing_ok=True)
         for port in (self.imap_port, self.imaps_port, self.lmtp_port):
             wait_until(lambda port=port: not _listening(port), timeout=10)
+
+    def imap_processes(self, user: MailUser) -> list[psutil.Process]:
+        """The IMAP processes serving ``user`` (to freeze one with SIGSTOP, say)."""
+        found = []
+        for process in _process_tree(self.base_dir / "master.pid"):
+            with contextlib.suppress(psutil.Error):
+                if f"[{user.address} " in " ".join(process.cmdline()):
+                    found.append(process)
+        return found
 
     def is_running(self) -> bool:
         return _listening(self.imap_port)
@@ -512,20 +528,31 @@ service anvil {{
 
     def drop_into_maildir(self, user: MailUser, raw: bytes, folder: str = "INBOX") -> Path:
         """Deliver by writing the Maildir directly, as an MDA would; works while Dovecot is stopped."""
+        return self.fill_maildir(user, [raw], folder)[0]
+
+    def fill_maildir(self, user: MailUser, raws: Iterable[bytes], folder: str = "INBOX") -> list[Path]:
+        """Many messages at once into ``new/`` (a backlog of thousands in a second), oldest first."""
         base = user.maildir if folder == "INBOX" else user.maildir / f".{folder.replace('/', '.')}"
         for sub in ("tmp", "new", "cur"):
             (base / sub).mkdir(parents=True, exist_ok=True)
-        for path in (user.maildir.parent, user.maildir, base, base / "tmp", base / "new", base / "cur"):
-            if os.geteuid() == 0:
+        owned = (user.maildir.parent, user.maildir, base, base / "tmp", base / "new", base / "cur")
+        root = os.geteuid() == 0
+        if root:
+            for path in owned:
                 os.chown(path, self.owner.pw_uid, self.owner.pw_gid)
-        name = f"{time.time():.6f}.{secrets.token_hex(6)}.bouncer-test"
-        staging = base / "tmp" / name
-        staging.write_bytes(raw)
-        if os.geteuid() == 0:
-            os.chown(staging, self.owner.pw_uid, self.owner.pw_gid)
-        final = base / "new" / name
-        staging.rename(final)
-        return final
+        paths = []
+        stamp = time.time()
+        for index, raw in enumerate(raws):
+            # Dovecot orders new mail by file name: a growing time stamp keeps the given order.
+            name = f"{stamp + index / 1e6:.6f}.{secrets.token_hex(6)}.bouncer-test"
+            staging = base / "tmp" / name
+            staging.write_bytes(raw)
+            if root:
+                os.chown(staging, self.owner.pw_uid, self.owner.pw_gid)
+            final = base / "new" / name
+            staging.rename(final)
+            paths.append(final)
+        return paths
 
     def messages(self, user: MailUser, folder: str) -> dict[int, tuple[set[str], bytes]]:
         """UID -> (flags, raw) of every message in a folder, read without setting \\Seen."""
@@ -746,7 +773,19 @@ def simple_mail(subject: str = "hello", body: str = "hello\n", sender: str = f"p
 
 # --- PostgreSQL ------------------------------------------------------------------------
 
-PG_BIN = Path(os.environ.get("BOUNCER_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _pg_bin() -> Path:
+    """$BOUNCER_TEST_PG_BIN, else the newest /usr/lib/postgresql/N/bin (Debian's layout)."""
+    if explicit := os.environ.get("BOUNCER_TEST_PG_BIN"):
+        return Path(explicit)
+    versions = sorted(
+        (p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()),
+        key=lambda p: int(p.parent.name),
+    )
+    return versions[-1] if versions else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 class PrivatePostgres:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 from servers import (
@@ -19,16 +21,55 @@ from servers import (
     MailUser,
     Postfix,
     PrivatePostgres,
+    ServerError,
     TlsFiles,
     make_tls_files,
     make_workdir,
 )
 
 
+class _Startable(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Startable)
+
+
+def _subdir(parent: Path, name: str) -> Path:
+    path = parent / name
+    path.mkdir(mode=0o755)
+    return path
+
+
+def _started(make: Callable[[int], S], attempts: int = 3) -> S:
+    """Start a server on free ports; if another process took a port meanwhile, try new ones."""
+    for attempt in range(attempts):
+        server = make(attempt)
+        try:
+            server.start()
+            return server
+        except ServerError as exc:
+            with contextlib.suppress(Exception):
+                server.stop()  # whatever part of it did start
+            if "in use" not in str(exc) or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 @dataclass(frozen=True)
 class MailServers:
     dovecot: Dovecot
     postfix: Postfix
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sigterm_cleans_up() -> None:
+    """SIGTERM (``timeout``, CI cancelling a job) ends the session like Ctrl-C: teardown still
+    runs, so no private server outlives the tests."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
@@ -48,10 +89,7 @@ def tls_files(mail_workdir: Path) -> TlsFiles:
 
 @pytest.fixture(scope="session")
 def dovecot(mail_workdir: Path, tls_files: TlsFiles) -> Iterator[Dovecot]:
-    root = mail_workdir / "dovecot"
-    root.mkdir(mode=0o755)
-    server = Dovecot(root, tls_files)
-    server.start()
+    server = _started(lambda n: Dovecot(_subdir(mail_workdir, f"dovecot{n}"), tls_files))
     try:
         yield server
     finally:
@@ -68,10 +106,7 @@ def running_dovecot(dovecot: Dovecot) -> Iterator[Dovecot]:
 
 @pytest.fixture(scope="session")
 def postfix(mail_workdir: Path, dovecot: Dovecot) -> Iterator[Postfix]:
-    root = mail_workdir / "postfix"
-    root.mkdir(mode=0o755)
-    server = Postfix(root, dovecot.lmtp_port)
-    server.start()
+    server = _started(lambda n: Postfix(_subdir(mail_workdir, f"postfix{n}"), dovecot.lmtp_port))
     try:
         yield server
     finally:

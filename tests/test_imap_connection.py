@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 
 import pytest
 from servers import Dovecot, MailUser, free_port, imap_config, simple_mail
@@ -177,3 +179,26 @@ def test_folder_names_and_uid_sets() -> None:
     assert encode_folder_name("Entrée") == "Entr&AOk-e"
     assert encode_folder_name("A&B") == "A&-B"
     assert uid_set([5, 1, 2, 3, 9, 10, 7]) == "1:3,5,7,9:10"
+
+
+async def test_a_frozen_server_times_out(dovecot: Dovecot, mail_user: MailUser) -> None:
+    for i in range(3):
+        dovecot.append(mail_user, "INBOX", simple_mail(f"m{i}"))
+    session = await open_imap(imap_config(dovecot, mail_user, timeout=1))
+    try:
+        await session.select("INBOX")
+        frozen = dovecot.imap_processes(mail_user)
+        assert frozen
+        for process in frozen:
+            process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(ImapTimeout):
+                await session.fetch_messages([1, 2, 3], 10**6)
+            assert 0.9 < time.monotonic() - started < 3
+            assert not session.usable
+        finally:
+            for process in frozen:
+                process.send_signal(signal.SIGCONT)
+    finally:
+        await session.logout()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from servers import (
 
 from bouncer.sources.base import Checkpoint, Disposition, FetchedMessage, Handled, PendingDisposition
 from bouncer.sources.imap.connection import FolderNotFound, ImapSession, open_imap
-from bouncer.sources.imap.watcher import FolderWatcher, WatcherOptions, backoff_delay
+from bouncer.sources.imap.watcher import DispositionError, FolderWatcher, WatcherOptions, backoff_delay
 
 pytestmark = pytest.mark.integration
 
@@ -305,6 +306,7 @@ async def test_refused_login_is_logged_once_and_retried(dovecot: Dovecot, mail_u
         task = asyncio.create_task(watcher.run())
         try:
             await wait_for(lambda: len(pipeline.failures) >= 3, timeout=10)
+            assert watcher.status.state in ("failed", "connecting")
         finally:
             watcher.request_stop()
             await asyncio.wait_for(task, 5)
@@ -312,6 +314,24 @@ async def test_refused_login_is_logged_once_and_retried(dovecot: Dovecot, mail_u
     assert len(refused) == 1 and "hint" in refused[0]
     assert all("wrong-password" not in str(entry) for entry in logs)
     assert watcher.status.failures >= 3 and watcher.status.state == "stopped"
+    assert watcher.status.last_error and "AUTHENTICATIONFAILED" in watcher.status.last_error
+
+
+async def test_stop_does_not_wait_for_a_slow_connection(dovecot: Dovecot, mail_user: MailUser) -> None:
+    # A server that accepts TCP but never greets: the connection hangs until the timeout.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        imap = imap_config(dovecot, mail_user, "none", port=silent.getsockname()[1], timeout=60)
+        watcher = FolderWatcher(account_config(dovecot, mail_user, imap=imap), "INBOX", MemoryPipeline(), options=FAST)
+        task = asyncio.create_task(watcher.run())
+        await wait_for(lambda: watcher.status.state == "connecting", timeout=5)
+        await asyncio.sleep(0.3)
+        assert watcher.status.state == "connecting"  # still waiting for the greeting
+        started = time.monotonic()
+        watcher.request_stop()
+        await asyncio.wait_for(task, 5)
+    assert time.monotonic() - started < 1.0 and watcher.status.state == "stopped"
 
 
 async def test_stop_during_a_backlog_finishes_the_batch_in_hand(dovecot: Dovecot, mail_user: MailUser) -> None:
@@ -371,3 +391,81 @@ async def test_postfix_bounce_reaches_the_watcher_within_two_seconds(
     finally:
         watcher.request_stop()
         await asyncio.wait_for(task, 5)
+
+
+class SlowFlakyPipeline(MemoryPipeline):
+    """A pipeline whose commits take time and that is down for a while (a database outage)."""
+
+    def __init__(self, events: list[tuple[str, int]], down_for: float = 0.0) -> None:
+        super().__init__()
+        self.events = events
+        self.down_until = time.monotonic() + down_for
+
+    async def handle(self, batch: Sequence[FetchedMessage]) -> Sequence[Handled]:
+        await asyncio.sleep(0.02)
+        if time.monotonic() < self.down_until:
+            raise ConnectionRefusedError("database unavailable")
+        results = await super().handle(batch)
+        self.events.extend(("recorded", m.uid or 0) for m in batch)
+        return results
+
+
+async def test_records_come_before_dispositions_and_a_database_outage_loses_nothing(
+    dovecot: Dovecot, mail_user: MailUser
+) -> None:
+    raws = _fill(dovecot, mail_user, 35)
+    events: list[tuple[str, int]] = []
+
+    async def logging_connect(*args: Any, **kwargs: Any) -> ImapSession:
+        session = await open_imap(*args, **kwargs)
+        move = session.move
+
+        async def logged_move(uids: Sequence[int], destination: str) -> None:
+            events.extend(("moved", uid) for uid in uids)
+            await move(uids, destination)
+
+        session.move = logged_move  # type: ignore[method-assign]
+        return session
+
+    pipeline = SlowFlakyPipeline(events, down_for=1.0)
+    watcher = FolderWatcher(
+        account_config(dovecot, mail_user), "INBOX", pipeline, options=FAST, connect=logging_connect
+    )
+    task = asyncio.create_task(watcher.run())
+    try:
+        await wait_for(lambda: watcher.status.processed == 35, timeout=20)
+    finally:
+        watcher.request_stop()
+        await asyncio.wait_for(task, 5)
+    assert pipeline.failures and "database unavailable" in pipeline.failures[0]
+    assert len(pipeline.records) == 35 and pipeline.pending == {}
+    position = {event: index for index, event in enumerate(events)}
+    for uid in {uid for _, uid in events}:
+        assert position[("recorded", uid)] < position[("moved", uid)]
+    assert sorted(raw for _, raw in dovecot.messages(mail_user, "Processed").values()) == sorted(raws)
+
+
+async def test_moving_into_the_watched_folder_is_refused(dovecot: Dovecot, mail_user: MailUser) -> None:
+    _fill(dovecot, mail_user, 1)
+    pipeline = MemoryPipeline()
+    account = account_config(dovecot, mail_user, processed_folder="INBOX")
+    with pytest.raises(DispositionError, match="watched folder itself"):
+        await FolderWatcher(account, "INBOX", pipeline, options=FAST).run_once()
+    assert len(dovecot.messages(mail_user, "INBOX")) == 1
+
+
+async def test_cancelled_while_idle_still_logs_out(dovecot: Dovecot, mail_user: MailUser) -> None:
+    watcher = FolderWatcher(account_config(dovecot, mail_user), "INBOX", MemoryPipeline(), options=FAST)
+    task = asyncio.create_task(watcher.run())
+    await wait_for(lambda: watcher.status.state == "idle", timeout=10)
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert time.monotonic() - started < 2.0
+
+    def logged_out() -> bool:
+        lines = [line for line in dovecot.log.read_text().splitlines() if f"imap({mail_user.address})" in line]
+        return bool(lines) and "Logged out" in lines[-1]
+
+    await wait_for(logged_out, timeout=5)

@@ -11,12 +11,19 @@ import re
 from dataclasses import dataclass
 from email.policy import compat32
 
+from bouncer.analysis.campaign import find_campaign
+from bouncer.analysis.finish import finish_recipient, kind_of
+from bouncer.analysis.mta import dispatch
+from bouncer.analysis.mta.base import Report
 from bouncer.analysis.result import Analysis, Recipient
 from bouncer.analysis.taxonomy import Kind, Reason
 
-PARSER_VERSION = "1.0.0"
+PARSER_VERSION = "1.1.0"
 
-MAX_INPUT = 32 * 1024 * 1024  # bytes: beyond this only the head of a message is read
+# Bytes of a message that are parsed. A report, its delivery-status fields and the head of
+# the returned original come first; what lies beyond (a big attachment of the original)
+# says nothing more and would cost time and several times its size in memory.
+MAX_INPUT = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,23 +50,20 @@ def analyse(raw: bytes, options: AnalysisOptions | None = None) -> Analysis:
 
 
 def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
-    from bouncer.analysis.campaign import find_campaign
-    from bouncer.analysis.finish import finish_recipient, kind_of
-    from bouncer.analysis.mime import header
-    from bouncer.analysis.mta import dispatch
-    from bouncer.analysis.mta.base import Report
 
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         return Analysis(kind=Kind.NOT_BOUNCE, error="the input is not bytes")
     data = bytes(raw[:MAX_INPUT])
+    if len(raw) > MAX_INPUT:
+        data = data[: data.rfind(b"\n") + 1] or data  # end on a whole line
     if not data.strip():
         return Analysis(kind=Kind.NOT_BOUNCE, error="the message is empty")
     msg = email.message_from_bytes(data, policy=compat32)
     report = Report(msg)
     decoded = dispatch(report)
-    subject = header(msg, "Subject") or None
-    message_id = header(msg, "Message-ID") or None
-    from_address = header(msg, "From") or None
+    subject = report.header("Subject") or None
+    message_id = report.header("Message-ID") or None
+    from_address = report.header("From") or None
     if decoded is None:
         return Analysis(kind=Kind.NOT_BOUNCE, message_id=message_id, from_address=from_address, subject=subject)
     recipients = tuple(finish_recipient(found, decoded.reporting_mta) for found in decoded.recipients)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bouncer.analysis.mta.base import Found, find_command
-from bouncer.analysis.reasons import RETRY, Evidence, classify
+from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import reason_from_agent
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status
 from bouncer.analysis.result import Recipient
@@ -27,13 +27,19 @@ def _unfold(diagnostic: str, reply_code: str) -> str:
     return " ".join((head + sep + rest).split())
 
 
-def _known_reason(remote_mta: str, reporting_mta: str, status: str, diagnostic: str) -> Reason | None:
-    """What the local delivery agent, or the provider (by its remote MTA, else by the
-    reporting MTA, else by signs in the text), says in its own documented terms."""
+def _known_reason(
+    remote_mta: str, reporting_mta: str, status: str, diagnostic: str, recipient_domain: str = "", command: str = ""
+) -> Reason | None:
+    """What the local delivery agent, or the provider (by its remote MTA, the recipient's
+    domain, signs in the text, else the reporting MTA), says in its own documented terms."""
     return (
         reason_from_agent(diagnostic)
-        or reason_from_provider(remote_mta, status, diagnostic)
-        or (reason_from_provider(reporting_mta, status, "") if reporting_mta else None)
+        or reason_from_provider(remote_mta, status, diagnostic, recipient_domain, command)
+        or (
+            reason_from_provider(reporting_mta, status, diagnostic, "", command, by_signs=False)
+            if reporting_mta
+            else None
+        )
     )
 
 
@@ -44,12 +50,14 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     status = prefer(found.status, find_status(diagnostic), reply_code)
     command = found.command or find_command(diagnostic)
     spec = found.spec
+    if spec in ("UNKNOWN", "X-UNKNOWN", "RFC822"):
+        spec = ""  # says nothing about the diagnostic's nature
     if spec == "X-POSTFIX" and reply_code:
         spec = "SMTP"  # Postfix's own wording around a remote server's SMTP reply
-    hint = found.reason
-    if hint is None or hint in RETRY:
-        # the provider's documented codes are more precise than generic phrases
-        hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic) or hint
+    # The provider's documented codes are more precise than the reporting MTA's own sentence
+    # and than generic phrases.
+    domain = found.address.rsplit("@", 1)[-1].lower()
+    hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic, domain, command) or found.reason
     reason = classify(
         Evidence(
             status=status,

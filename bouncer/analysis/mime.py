@@ -14,7 +14,7 @@ from email.message import Message
 
 MAX_DEPTH = 8  # nested message/rfc822 or multipart levels we descend into
 MAX_PARTS = 120  # parts visited per message
-TEXT_LIMIT = 64 * 1024  # bytes of one text part we decode and scan
+TEXT_LIMIT = 24 * 1024  # bytes of one text part we decode and scan
 
 _CHARSET_ALIASES = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "us-ascii": "latin-1", "ascii": "latin-1"}
 
@@ -92,7 +92,11 @@ def header(msg: Message, name: str) -> str:
     value = msg.get(name)
     if value is None:
         return ""
-    text = str(value)
+    return decode_header_value(str(value))
+
+
+def decode_header_value(text: str) -> str:
+    """RFC 2047 words decoded, whitespace squeezed; never raises."""
     if "=?" in text:
         try:
             chunks = []

@@ -28,17 +28,14 @@ _CAMPTRACKID = re.compile(rf"\s*<?\s*({KEY_TEXT})\s*>?\s*")
 
 # "&" as it may be written in a URL inside plain text or HTML.
 _AMP = r"(?:&amp;|&#0*38;|&#[xX]0*26;|&)"
-# A CRM entry point link, any parameters before ``identifier``; the key must end at a non-hex
-# character so that a longer hex run is never cut down to a key-shaped prefix.
+# A CRM entry point link, any parameters before ``identifier``; the key must be the whole
+# identifier value, so that a longer value is never cut down to a key-shaped prefix.
 _LINK_TEXT = (
     r"/index\.php\?entryPoint=(?:removemeConfirmed|removeme|campaign_trackerv2|image)"
-    rf"(?:{_AMP}[A-Za-z0-9_]+=[^&\s\"'<>]*)*?{_AMP}identifier=(?P<key>{KEY_TEXT})(?![0-9A-Za-z])"
+    rf"(?:{_AMP}[A-Za-z0-9_]+=[^&\s\"'<>]*)*?{_AMP}identifier=(?P<key>{KEY_TEXT})(?![0-9A-Za-z_-])"
 )
 _LINK_STR = re.compile(_LINK_TEXT)
 _LINK_BYTES = re.compile(_LINK_TEXT.encode("ascii"))
-
-# Quoted-printable leftovers (a soft line break, an encoded "=") that a decoder did not undo.
-_QP_TRACE = re.compile(rb"=\r?\n|=3[dD]")
 
 
 def _normal(key: str) -> str:
@@ -76,7 +73,8 @@ def key_from_body(data: bytes) -> str | None:
         match = _LINK_BYTES.search(data)
         if match:
             return _normal(match.group("key").decode("ascii"))
-    if _QP_TRACE.search(data):
+    # Quoted-printable left in place: every "=" of a link's query string is then "=3D".
+    if b"=3D" in data or b"=3d" in data:
         unquoted = _qp_decode(data)
         if unquoted != data and b"dentifier" in unquoted:
             match = _LINK_BYTES.search(unquoted)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from bouncer.config import Config
+from bouncer.check.result import Report, TargetRun
+from bouncer.config import AccountConfig, Config
 from bouncer.errors import BouncerError
 
 
@@ -35,5 +37,64 @@ def describe_config(config: Config) -> str:
     return "\n".join(lines)
 
 
+async def collect(
+    config: Config,
+    account: str | None = None,
+    send_test: str | None = None,
+    fix: bool = False,
+    database: bool = False,
+    config_path: Path | None = None,
+) -> Report:
+    """Run every check (or those of one account or SMTP server) and return the report.
+
+    Targets are checked one after the other, so the timings mean something and a
+    provider does not see a burst of parallel logins from one host. ``database`` adds
+    the database (reachable, schema current) first; the command line does that unless
+    ``--account`` narrows the check.
+    """
+    from bouncer.check.maildir_checks import check_maildir
+    from bouncer.check.smtp_checks import check_smtp
+
+    accounts = list(config.accounts)
+    smtp_servers = list(config.smtp.items())
+    if account is not None:
+        accounts = [a for a in accounts if a.name == account]
+        smtp_servers = [(n, s) for n, s in smtp_servers if account in (n, f"smtp.{n}")]
+        if not accounts and not smtp_servers:
+            known = [a.name for a in config.accounts] + [f"smtp.{n}" for n in config.smtp]
+            raise BouncerError(f"no account or SMTP server named {account!r}; there are: {', '.join(known) or 'none'}")
+    runs: list[TargetRun] = []
+    if database and account is None:
+        from bouncer.check.database_checks import check_database
+
+        runs.append(await check_database(config.database, config_path))
+    for bounce_account in accounts:
+        if bounce_account.maildir is not None:
+            runs.append(await check_maildir(bounce_account, fix=fix))
+        else:
+            runs.append(await check_imap_account(bounce_account, fix=fix))
+    for name, server in smtp_servers:
+        runs.append(await check_smtp(name, server, send_test))
+    return Report.of(runs)
+
+
+async def check_imap_account(account: AccountConfig, fix: bool = False) -> TargetRun:
+    from bouncer.check.imap_checks import check_imap
+
+    return await check_imap(account, fix=fix)
+
+
 async def run_checks(config: Config, args: argparse.Namespace) -> int:
-    raise BouncerError("network checks are not built yet; use --config-only")
+    """`bouncer check`: print the table (or JSON) and return 0 only when no step failed."""
+    from bouncer.config import resolve_config_path
+
+    report = await collect(
+        config,
+        account=args.account,
+        send_test=args.send_test,
+        fix=args.fix,
+        database=True,
+        config_path=resolve_config_path(args.config),
+    )
+    print(report.to_json() if args.json else report.to_table())
+    return report.exit_code

@@ -4,6 +4,6 @@ The daemon uses :class:`Store` (``await Store.open(config.database)``) and hands
 :class:`ToRecord` batches; reports and health checks read the same tables.
 """
 
-from bouncer.store.store import MailboxState, Store, ToRecord
+from bouncer.store.store import ForwardInDoubt, MailboxState, PendingForward, Store, ToRecord
 
-__all__ = ["MailboxState", "Store", "ToRecord"]
+__all__ = ["ForwardInDoubt", "MailboxState", "PendingForward", "Store", "ToRecord"]

@@ -1,8 +1,9 @@
 """`bouncer report`: what has been recorded, per tenant, as a table, CSV or JSON.
 
 Per tenant: messages processed by kind, failures by CRM activity and by reason, the top
-reasons, the recipients to suppress (``recipient_status.suppress``), and per account the
-mailbox state (last success, last error).
+reasons, the recipients to suppress (``recipient_status.suppress``), per account the
+mailbox state (last success, last error), and the forwards in doubt (claimed, never
+confirmed: an operator must decide whether they were sent).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bouncer.config import Config
 from bouncer.errors import BouncerError
 from bouncer.store.schema import delivery_failures, inbound_messages, recipient_status
-from bouncer.store.store import MailboxState, Store, mailbox_states
+from bouncer.store.store import ForwardInDoubt, MailboxState, Store, forwards_in_doubt, mailbox_states
 
 TOP_REASONS = 5
 TABLE_SUPPRESS_LIMIT = 50  # a terminal shows this many; csv and json list them all
@@ -48,6 +49,7 @@ class TenantReport:
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
     suppress: list[SuppressedRecipient] = field(default_factory=list)
     mailboxes: list[MailboxState] = field(default_factory=list)
+    forwards_in_doubt: list[ForwardInDoubt] = field(default_factory=list)  # never limited by --since
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -125,6 +127,7 @@ async def build_reports(
                 top_reasons=top,
                 suppress=suppressed,
                 mailboxes=[state for state in states if (state.tenant or account_tenants.get(state.account)) == name],
+                forwards_in_doubt=await forwards_in_doubt(connection, tenant=name),
             )
         )
     return reports
@@ -198,6 +201,19 @@ def write_json(reports: list[TenantReport], since: datetime | None, out: TextIO)
                     }
                     for state in report.mailboxes
                 ],
+                "forwards_in_doubt": [
+                    {
+                        "inbound_id": doubt.inbound_id,
+                        "account": doubt.account,
+                        "folder": doubt.folder,
+                        "name": doubt.name,
+                        "forward_to": doubt.forward_to,
+                        "from_address": doubt.from_address,
+                        "subject": doubt.subject,
+                        "started_at": _iso(doubt.started_at),
+                    }
+                    for doubt in report.forwards_in_doubt
+                ],
             }
             for report in reports
         ],
@@ -239,6 +255,17 @@ def write_csv(reports: list[TenantReport], out: TextIO) -> None:
                     detail,
                     state.messages_seen,
                     _iso(state.last_ok_at),
+                )
+            )
+        for doubt in report.forwards_in_doubt:
+            writer.writerow(
+                (
+                    tenant,
+                    "forward_in_doubt",
+                    f"{doubt.account}/{doubt.folder}/{doubt.name}",
+                    f"#{doubt.inbound_id} to {doubt.forward_to}",
+                    1,
+                    _iso(doubt.started_at),
                 )
             )
 
@@ -306,4 +333,25 @@ def write_table(reports: list[TenantReport], since: datetime | None, out: TextIO
             )
         else:
             lines.append("    none yet")
+        if report.forwards_in_doubt:
+            lines += [
+                "",
+                f"  Forwards in doubt: {len(report.forwards_in_doubt)}"
+                " (claimed but never confirmed; not resent, left in the inbox: check the recipient's mailbox)",
+            ]
+            lines += _grid(
+                ("id", "account", "folder", "message", "forward to", "started", "subject"),
+                [
+                    (
+                        doubt.inbound_id,
+                        doubt.account,
+                        doubt.folder,
+                        doubt.name,
+                        doubt.forward_to,
+                        _when(doubt.started_at),
+                        (doubt.subject or "-")[:40],
+                    )
+                    for doubt in report.forwards_in_doubt
+                ],
+            )
     out.write("\n".join(lines).lstrip("\n") + "\n")

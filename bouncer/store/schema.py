@@ -61,6 +61,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 DISPOSITIONS = ("move", "delete", "seen", "keep", "none")
+UNFINISHED_FORWARD = "forward_to IS NOT NULL AND forwarded_at IS NULL"
 KINDS = ("bounce", "delay", "complaint", "autoreply", "delivered", "not_bounce")
 
 metadata = MetaData(
@@ -101,6 +102,13 @@ inbound_messages = Table(
     Column("error", Text),
     Column("disposition", String(8), nullable=False),
     Column("disposed_at", UtcDateTime),
+    # Forwarding a person's mail (``forward_other_to``), exactly once: the address it goes
+    # to (set when recorded), when a sender claimed it, when the SMTP server took it, and
+    # why the last attempt failed. Claimed but never finished means "in doubt": never resent.
+    Column("forward_to", Text),
+    Column("forward_started_at", UtcDateTime),
+    Column("forwarded_at", UtcDateTime),
+    Column("forward_error", Text),
     UniqueConstraint("account", "sha256"),
     CheckConstraint(f"kind IN {KINDS!r}", name="kind"),
     CheckConstraint(f"disposition IN {DISPOSITIONS!r}", name="disposition"),
@@ -113,6 +121,14 @@ inbound_messages = Table(
         "folder",
         postgresql_where=text("disposed_at IS NULL AND disposition IN ('move', 'delete', 'seen')"),
         sqlite_where=text("disposed_at IS NULL AND disposition IN ('move', 'delete', 'seen')"),
+    ),
+    # Forwards to send, and forwards in doubt, per folder.
+    Index(
+        "ix_inbound_messages_unfinished_forwards",
+        "account",
+        "folder",
+        postgresql_where=text(UNFINISHED_FORWARD),
+        sqlite_where=text(UNFINISHED_FORWARD),
     ),
 )
 

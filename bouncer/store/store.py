@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, and_, case, func, select, update
+from sqlalchemy import ColumnElement, Table, Update, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -52,6 +52,43 @@ class ToRecord:
     analysis: Analysis
     disposition: Disposition
     parser_version: str
+    # A person's mail to forward (``forward_other_to``): recorded with the forward pending
+    # and its disposition held back (``record`` answers ``none``) until ``finish_forward``.
+    forward_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingForward:
+    """A recorded message whose forward has not been claimed yet (a sender may claim it)."""
+
+    inbound_id: int
+    account: str
+    folder: str
+    name: str  # source_name: the UID as text, or the Maildir file name
+    uid: int | None
+    uidvalidity: int | None
+    forward_to: str
+    truncated: bool  # only the header was fetched: say so in the cover note
+    raw: bytes | None  # None unless ``database.store_raw``: fetch it again from the source
+    last_error: str | None  # why the previous attempt failed, if one did
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardInDoubt:
+    """A forward claimed but never finished: it may or may not have been sent. Never resent
+    automatically; the message stays in its folder until an operator decides."""
+
+    inbound_id: int
+    tenant: str
+    account: str
+    folder: str
+    name: str
+    uid: int | None
+    uidvalidity: int | None
+    forward_to: str
+    from_address: str | None
+    subject: str | None
+    started_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +104,22 @@ class MailboxState:
     last_ok_at: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Existing:
+    """What ``record`` needs to know of a message recorded before."""
+
+    inbound_id: int
+    disposition: Disposition
+    disposed_at: datetime | None
+    forward_to: str | None
+    forwarded_at: datetime | None
+
+
+def _forward_done_or_none() -> ColumnElement[bool]:
+    """A record whose disposition may go ahead: nothing to forward, or forwarded."""
+    return or_(inbound_messages.c.forward_to.is_(None), inbound_messages.c.forwarded_at.is_not(None))
 
 
 def utcnow() -> datetime:
@@ -192,6 +245,7 @@ def message_row(item: ToRecord, *, store_raw: bool, processed_at: datetime) -> d
         "error": clean_text(analysis.error),
         "disposition": item.disposition,
         "disposed_at": None,
+        "forward_to": clean_text(item.forward_to),
     }
 
 
@@ -307,17 +361,22 @@ class Store:
         handled: list[Handled] = []
         for key in keys:
             if key in inserted:
-                disposition: Disposition = items[first_index[key]].disposition
+                first = items[first_index[key]]
+                # A forward's disposition waits until the forward is done (finish_forward).
+                disposition: Disposition = "none" if first.forward_to is not None else first.disposition
                 handled.append(Handled(inserted[key], disposition))
             else:
-                row_id, stored, disposed_at = existing[key]
-                handled.append(Handled(row_id, "none" if disposed_at is not None else stored))
+                known = existing[key]
+                held_back = known.disposed_at is not None or (
+                    known.forward_to is not None and known.forwarded_at is None
+                )
+                handled.append(Handled(known.inbound_id, "none" if held_back else known.disposition))
         return handled
 
     async def _existing(
         self, connection: AsyncConnection, keys: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], tuple[int, Disposition, datetime | None]]:
-        found: dict[tuple[str, str], tuple[int, Disposition, datetime | None]] = {}
+    ) -> dict[tuple[str, str], _Existing]:
+        found: dict[tuple[str, str], _Existing] = {}
         by_account: dict[str, list[str]] = {}
         for account, sha256 in keys:
             by_account.setdefault(account, []).append(sha256)
@@ -329,10 +388,12 @@ class Store:
                         inbound_messages.c.sha256,
                         inbound_messages.c.disposition,
                         inbound_messages.c.disposed_at,
+                        inbound_messages.c.forward_to,
+                        inbound_messages.c.forwarded_at,
                     ).where(inbound_messages.c.account == account, inbound_messages.c.sha256.in_(chunk))
                 )
-                for row_id, sha256, disposition, disposed_at in result.all():
-                    found[(account, sha256)] = (row_id, disposition, disposed_at)
+                for row_id, sha256, disposition, disposed_at, forward_to, forwarded_at in result.all():
+                    found[(account, sha256)] = _Existing(row_id, disposition, disposed_at, forward_to, forwarded_at)
         missing = [key for key in keys if key not in found]
         if missing:  # cannot happen: the conflict that skipped the insert is a committed row
             raise BouncerError(f"a recorded message vanished during recording: {missing[0][0]} {missing[0][1]}")
@@ -429,6 +490,7 @@ class Store:
         """Records whose move/delete/seen has not been confirmed, in UID (or file name) order.
 
         Each carries the UIDVALIDITY it was recorded under: a UID from another one means nothing.
+        A message to forward appears here only once its forward is finished.
         """
         columns = inbound_messages.c
         async with self._engine.connect() as connection:
@@ -439,6 +501,7 @@ class Store:
                     columns.folder == folder,
                     columns.disposed_at.is_(None),
                     columns.disposition.in_(PENDING_DISPOSITIONS),
+                    _forward_done_or_none(),
                 )
                 .order_by(columns.uidvalidity, columns.uid, columns.source_name, columns.id)
             )
@@ -465,6 +528,129 @@ class Store:
                     .where(and_(inbound_messages.c.id.in_(chunk), inbound_messages.c.disposed_at.is_(None)))
                     .values(disposed_at=now)
                 )
+
+    # --- forwarding people's mail ---------------------------------------------------------------
+    # Exactly once, across crashes and processes: claim (commit) -> send -> finish (commit).
+    # Every state change is one conditional UPDATE whose row count says whether it happened;
+    # nothing is read first, so two processes can never both claim one forward.
+
+    async def pending_forwards(self, account: str, folder: str, *, limit: int | None = None) -> list[PendingForward]:
+        """Recorded forwards nobody has claimed yet (new, or released after a failure), oldest first."""
+        columns = inbound_messages.c
+        statement = (
+            select(
+                columns.id,
+                columns.account,
+                columns.folder,
+                columns.source_name,
+                columns.uid,
+                columns.uidvalidity,
+                columns.forward_to,
+                columns.truncated,
+                columns.raw,
+                columns.forward_error,
+            )
+            .where(
+                columns.account == account,
+                columns.folder == folder,
+                columns.forward_to.is_not(None),
+                columns.forwarded_at.is_(None),
+                columns.forward_started_at.is_(None),
+            )
+            .order_by(columns.uidvalidity, columns.uid, columns.source_name, columns.id)
+        )
+        if limit is not None:
+            statement = statement.limit(limit)
+        async with self._engine.connect() as connection:
+            result = await connection.execute(statement)
+            return [
+                PendingForward(
+                    inbound_id=row.id,
+                    account=row.account,
+                    folder=row.folder,
+                    name=row.source_name,
+                    uid=row.uid,
+                    uidvalidity=row.uidvalidity,
+                    forward_to=row.forward_to,
+                    truncated=row.truncated,
+                    raw=row.raw,
+                    last_error=row.forward_error,
+                )
+                for row in result
+            ]
+
+    async def claim_forward(self, inbound_id: int) -> bool:
+        """Take this forward before sending it; False when another sender has it (or it is done).
+
+        Committed when this returns: from now on a crash leaves the forward "in doubt",
+        never sent again automatically.
+        """
+        columns = inbound_messages.c
+        return await self._update_one(
+            update(inbound_messages)
+            .where(
+                columns.id == inbound_id,
+                columns.forward_to.is_not(None),
+                columns.forward_started_at.is_(None),
+                columns.forwarded_at.is_(None),
+            )
+            .values(forward_started_at=utcnow())
+        )
+
+    async def finish_forward(self, inbound_id: int) -> bool:
+        """The SMTP server took the forward: record it, and let the message's disposition go ahead
+        (it appears in :meth:`pending_dispositions` from now on).
+
+        False when the forward was not claimed or was already finished (nothing changed).
+        """
+        columns = inbound_messages.c
+        return await self._update_one(
+            update(inbound_messages)
+            .where(
+                columns.id == inbound_id,
+                columns.forward_started_at.is_not(None),
+                columns.forwarded_at.is_(None),
+            )
+            .values(forwarded_at=utcnow(), forward_error=None)
+        )
+
+    async def release_forward(self, inbound_id: int, error: str) -> bool:
+        """The forward was certainly not sent (the server refused it): give up the claim and
+        remember why, so that it is pending again and retried later.
+
+        False when it was not claimed or is already finished (nothing changed).
+        """
+        columns = inbound_messages.c
+        return await self._update_one(
+            update(inbound_messages)
+            .where(
+                columns.id == inbound_id,
+                columns.forward_started_at.is_not(None),
+                columns.forwarded_at.is_(None),
+            )
+            .values(forward_started_at=None, forward_error=clean_text(error, MAX_ERROR_TEXT))
+        )
+
+    async def stuck_forwards(
+        self,
+        account: str | None = None,
+        folder: str | None = None,
+        *,
+        started_before: datetime | None = None,
+    ) -> list[ForwardInDoubt]:
+        """Forwards claimed but never finished (a crash between claim and finish), oldest first.
+
+        They may have been sent: they are never resent automatically and their messages
+        stay where they are (disposition held back). ``started_before`` leaves out claims
+        so recent that a sender may still be working on them.
+        """
+        async with self._engine.connect() as connection:
+            return await forwards_in_doubt(connection, account=account, folder=folder, started_before=started_before)
+
+    async def _update_one(self, statement: Update) -> bool:
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement)
+            return bool(result.rowcount == 1)
 
     # --- health ------------------------------------------------------------------------------
 
@@ -500,6 +686,60 @@ async def mailbox_states(connection: AsyncConnection, accounts: Iterable[str] | 
             last_ok_at=row.last_ok_at,
             last_error=row.last_error,
             last_error_at=row.last_error_at,
+        )
+        for row in result
+    ]
+
+
+async def forwards_in_doubt(
+    connection: AsyncConnection,
+    *,
+    tenant: str | None = None,
+    account: str | None = None,
+    folder: str | None = None,
+    started_before: datetime | None = None,
+) -> list[ForwardInDoubt]:
+    """Claimed, never finished forwards (see :meth:`Store.stuck_forwards`); also read by ``bouncer report``."""
+    columns = inbound_messages.c
+    statement = select(
+        columns.id,
+        columns.tenant,
+        columns.account,
+        columns.folder,
+        columns.source_name,
+        columns.uid,
+        columns.uidvalidity,
+        columns.forward_to,
+        columns.from_address,
+        columns.subject,
+        columns.forward_started_at,
+    ).where(  # not the raw bytes: a report lists these
+        columns.forward_to.is_not(None),
+        columns.forwarded_at.is_(None),
+        columns.forward_started_at.is_not(None),
+    )
+    if tenant is not None:
+        statement = statement.where(columns.tenant == tenant)
+    if account is not None:
+        statement = statement.where(columns.account == account)
+    if folder is not None:
+        statement = statement.where(columns.folder == folder)
+    if started_before is not None:
+        statement = statement.where(columns.forward_started_at < started_before)
+    result = await connection.execute(statement.order_by(columns.forward_started_at, columns.id))
+    return [
+        ForwardInDoubt(
+            inbound_id=row.id,
+            tenant=row.tenant,
+            account=row.account,
+            folder=row.folder,
+            name=row.source_name,
+            uid=row.uid,
+            uidvalidity=row.uidvalidity,
+            forward_to=row.forward_to,
+            from_address=row.from_address,
+            subject=row.subject,
+            started_at=row.forward_started_at,
         )
         for row in result
     ]

@@ -463,6 +463,17 @@ def test_any_charset_and_transfer_encoding(charset: str, cte: str, wrapper: Wrap
     assert _find(raw).tracker_key == KEY
 
 
+@pytest.mark.parametrize("wrapper", [wrap_rfc822, wrap_qmail], ids=["message/rfc822", "qmail inline"])
+def test_quoted_printable_left_encoded_is_still_read(wrapper: Callable[[str], str]) -> None:
+    # A copy that lost its Content-Transfer-Encoding headers: "=3D" and soft breaks remain.
+    original = campaign_mail(forms=(OPT_OUT,), split_key=True).replace(
+        "Content-Transfer-Encoding: quoted-printable\n", ""
+    )
+    assert "=3D" in original
+    assert KEY not in original
+    assert _find(wrapper(original)).tracker_key == KEY
+
+
 def test_report_in_a_legacy_charset_quoting_the_original() -> None:
     report = wrap_qmail(campaign_mail(forms=(OPT_OUT,), cte="8bit", charset="iso-8859-1"))
     report = report.replace(
@@ -501,8 +512,9 @@ def test_tracker_id_of_a_tracked_link_is_not_the_key() -> None:
     assert _find(wrap_qmail(original)).tracker_key == KEY
 
 
-def test_longer_hex_run_is_not_cut_down_to_a_key() -> None:
-    original = campaign_mail(forms=(OPT_OUT,), body_key=KEY + "0a", cte="8bit")
+@pytest.mark.parametrize("suffix", ["0a", "-1", "_x"])
+def test_longer_identifier_is_not_cut_down_to_a_key(suffix: str) -> None:
+    original = campaign_mail(forms=(OPT_OUT,), body_key=KEY + suffix, cte="8bit")
     assert _find(wrap_rfc822(original)) == CampaignRef(None, MESSAGE_ID)
 
 

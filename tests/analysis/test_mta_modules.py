@@ -170,3 +170,55 @@ def test_rfc3834_header_alone_selects_the_autoreply_decoder() -> None:
     )
     result = analyse(raw)
     assert result.mail_system == "RFC3834" and result.kind is Kind.AUTOREPLY
+
+
+def _wrapping(outer_from: str, subject: str) -> bytes:
+    inner = (
+        "From: MAILER-DAEMON@hop.example.net\nTo: sender@example.com\nSubject: Returned mail\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="I"\n\n'
+        "--I\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; hop.example.net\n\n"
+        "Final-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 <gone@example.org>... User unknown\n\n--I--\n"
+    )
+    return (
+        f"From: {outer_from}\nTo: sender@example.com\nSubject: {subject}\n"
+        'Content-Type: multipart/mixed; boundary="O"\n\n'
+        "--O\nContent-Type: text/plain\n\nThe message below could not be delivered.\n\n"
+        f"--O\nContent-Type: message/rfc822\n\n{inner}\n--O--\n"
+    ).encode()
+
+
+def test_a_mail_systems_report_wrapping_another_report() -> None:
+    result = analyse(_wrapping("Mail Delivery Subsystem <MAILER-DAEMON@gw.example.net>", "Returned mail: User unknown"))
+    assert result.mail_system == "wrapped/RFC3464"
+    (r,) = result.recipients
+    assert (r.address, r.reason, r.hard) == ("gone@example.org", Reason.USERUNKNOWN, True)
+
+
+def test_a_person_forwarding_a_report_is_not_a_bounce() -> None:
+    result = analyse(_wrapping("Someone <someone@example.com>", "Fwd: Returned mail"))
+    assert result.kind is Kind.NOT_BOUNCE
+
+
+def test_apple_mail_unsubscribe_request_is_an_opt_out_complaint() -> None:
+    raw = (
+        b"From: reader@icloud.com\nTo: opt-out-1@example.org\nSubject: unsubscribe\n"
+        b"Auto-Submitted: auto-replied\nX-Apple-Unsubscribe: true\nContent-Type: text/plain\n\n"
+        b"Apple Mail sent this email to unsubscribe from the message.\n"
+    )
+    result = analyse(raw)
+    assert result.kind is Kind.COMPLAINT and result.feedback_type == "opt-out"
+    assert [(r.address, r.reason) for r in result.recipients] == [("reader@icloud.com", Reason.FEEDBACK)]
+
+
+def test_fml_list_manager_refusing_a_non_members_post() -> None:
+    raw = (
+        b"From: news-admin@lists.example.org\nTo: sender@example.com\n"
+        b"Subject: You sender@example.com are not member (news ML)\n"
+        b"X-MLServer: fml [fml 4.0.3 release]\nContent-Type: text/plain\n\n"
+        b"You are not a member of this mailing list <news@lists.example.org>.\n"
+    )
+    result = analyse(raw)
+    assert result.mail_system == "fml"
+    (r,) = result.recipients
+    assert (r.address, r.reason, r.hard) == ("news@lists.example.org", Reason.REJECTED, False)

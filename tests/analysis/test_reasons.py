@@ -45,7 +45,8 @@ def test_status_and_reply_code_are_found_in_text() -> None:
 def test_the_remote_servers_code_refines_a_generic_report() -> None:
     assert prefer("5.0.0", "5.1.1", "550") == "5.1.1"
     assert prefer("4.4.7", "4.7.1", "450") == "4.7.1"
-    assert prefer("5.0.0", "4.2.2", "452") == "5.0.0"  # the report's class is the final verdict
+    assert prefer("5.0.0", "4.2.2", "") == "5.0.0"  # another class without the reply's support: the report's
+    assert prefer("4.5.0", "5.5.0", "550") == "5.5.0"  # the server's reply and status agree against the report
     assert prefer("", "5.2.2", "") == "5.2.2"
 
 
@@ -89,6 +90,7 @@ def test_classifier_falls_back_by_action_and_text() -> None:
     assert classify(Evidence(status="", diagnostic="")) is R.UNDEFINED
     assert classify(Evidence(status="2.0.0", diagnostic="250 OK")) is R.DELIVERED
     assert classify(Evidence(status="5.7.1", diagnostic="550 5.7.1 Access denied", command="MAIL")) is R.REJECTED
+    assert classify(Evidence(status="5.7.1", diagnostic="554 5.7.1 [C14] go elsewhere", command="EHLO")) is R.BLOCKED
 
 
 def test_provider_tables_read_documented_codes() -> None:
@@ -131,3 +133,45 @@ def test_local_delivery_agent_words() -> None:
 )
 def test_hard_only_when_the_address_itself_is_bad(reason: Reason, status: str, hard: bool) -> None:
     assert is_hard(reason, status) is hard
+
+
+@pytest.mark.parametrize(
+    ("remote", "domain", "diagnostic", "reason"),
+    [
+        ("mx.cox.net", "", "550 5.1.0 sender rejected. aup#cxsndr", R.AUTHFAILURE),
+        ("", "cox.net", "554 aup#ipbl0001 blocked", R.BLOCKED),
+        ("", "charter.net", "550 5.1.0 sender rejected. aup#in-1310", R.TOOMANYCONN),
+        ("eu-smtp-inbound-1.mimecast.com", "", "554 host network not allowed", R.POLICYVIOLATION),
+        ("", "", "550 invalid recipient - https://community.mimecast.com/docs", R.USERUNKNOWN),
+        ("mfsmax.docomo.ne.jp", "", "550 unknown user x@docomo.ne.jp (in reply to end of data command)", R.REJECTED),
+    ],
+)
+def test_provider_tables_by_host_domain_or_sign(remote: str, domain: str, diagnostic: str, reason: Reason) -> None:
+    assert reason_from_provider(remote, "5.0.0", diagnostic, domain) is reason
+
+
+def test_kddi_tells_a_missing_mailbox_from_a_recipients_filter() -> None:
+    assert reason_from_provider("", "5.0.0", "550 <x@ezweb.ne.jp>: user unknown", "ezweb.ne.jp") is R.USERUNKNOWN
+    assert reason_from_provider("", "5.0.0", "550 : user unknown", "ezweb.ne.jp") is R.FILTERED
+
+
+def test_apple_and_messagelabs_sentences() -> None:
+    assert (
+        reason_from_provider("mx01.mail.icloud.com", "5.1.6", "550 5.1.6 recipient no longer on server") is R.HASMOVED
+    )
+    assert reason_from_provider("cluster1.eu.messagelabs.com", "5.0.0", "550 no such user") is R.USERUNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "reason"),
+    [
+        ("5.7.509", "550 5.7.509 access denied, sending domain does not pass dmarc verification", R.AUTHFAILURE),
+        ("5.7.606", "550 5.7.606 access denied, banned sending ip [192.0.2.1]", R.BLOCKED),
+        ("5.2.2", "552 5.2.2 mailbox full", R.MAILBOXFULL),
+        ("5.0.0", "550 5.2.3 resolver.rst.recipsizelimit; message too large for this recipient", R.EXCEEDLIMIT),
+        ("4.4.7", "450 4.4.7 queue.expired; message expired", R.EXPIRED),
+        ("5.7.1", "550 5.7.1 unfortunately, messages from [192.0.2.1] weren't sent (s3150)", R.BLOCKED),
+    ],
+)
+def test_exchange_online_codes(status: str, diagnostic: str, reason: Reason) -> None:
+    assert reason_from_provider("x.mail.protection.outlook.com", status, diagnostic) is reason

@@ -17,7 +17,6 @@ import tracemalloc
 from email.policy import compat32
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -227,11 +226,6 @@ def _with_big_attachment(megabytes: int) -> bytes:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,  # passes the day analyse() stops parsing all 20 MB; then drop this marker
-    reason="analyse() parses up to MAX_INPUT = 32 MiB with compat32, which peaks at ~7.7x the input; "
-    "a cap near 2 MiB measures 0.85x and 52 ms on this input",
-)
 def test_twenty_megabyte_attachment_in_bounded_time_and_memory() -> None:
     raw = _with_big_attachment(20)
     assert len(raw) > 20 * 1024 * 1024

@@ -11,14 +11,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from bouncer.analysis.mta import amazonses, arf, exim, generic, gmail, googlegroups, legacy, qmail, rfc3464, rfc3834
+from bouncer.analysis.mta import (
+    amazonses,
+    arf,
+    exim,
+    fml,
+    generic,
+    gmail,
+    googlegroups,
+    legacy,
+    qmail,
+    rfc3464,
+    rfc3834,
+    unsubscribe,
+    wrapped,
+)
 from bouncer.analysis.mta.base import Decoded, Report
 
 # Structure first: a feedback report, a notification in JSON, a delivery-status part.
-STRUCTURED: tuple[ModuleType, ...] = (arf, amazonses, rfc3464)
+STRUCTURED: tuple[ModuleType, ...] = (arf, unsubscribe, amazonses, rfc3464, wrapped)
 # Then the text formats of mail systems that send no RFC 3464 report, by their signature.
 # Order matters only where two signatures could both match: the more specific comes first.
-TEXT_FORMATS: tuple[ModuleType, ...] = (googlegroups, gmail, qmail, exim, legacy)
+TEXT_FORMATS: tuple[ModuleType, ...] = (googlegroups, gmail, qmail, exim, legacy, fml)
 
 ORDER: tuple[ModuleType, ...] = (*STRUCTURED, *TEXT_FORMATS, generic, rfc3834)
 

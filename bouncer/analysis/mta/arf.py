@@ -22,7 +22,7 @@ _FIELD_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40}):[ \t]*(.*)$", re.M)
 def matches(report: Report) -> bool:
     if "message/feedback-report" in report.content_types:
         return True
-    top = str(report.msg.get("Content-Type", "")).lower()
+    top = report.raw_headers.get("content-type", "").lower()
     return "multipart/report" in top and "feedback-report" in top
 
 

@@ -10,7 +10,7 @@ from functools import cached_property
 from bouncer.analysis import mime
 from bouncer.analysis.taxonomy import Kind, Reason
 
-BODY_LIMIT = 48 * 1024  # characters of the report's own text that decoders scan
+BODY_LIMIT = 16 * 1024  # characters of the report's own text that decoders scan
 
 
 @dataclass(slots=True)
@@ -184,7 +184,7 @@ _MARKER_WORDS = (
 
 def _find_original_marker(text: str) -> int:
     """Offset of the line where a quoted original begins, -1 when there is none."""
-    lowered = text[: 24 * 1024].lower()
+    lowered = text[:BODY_LIMIT].lower()
     best = -1
     for word in _MARKER_WORDS:
         at = lowered.find(word)
@@ -219,8 +219,24 @@ class Report:
         """(part, depth, content type) of every part outside returned originals."""
         return list(mime.walk(self.msg))
 
+    @cached_property
+    def raw_headers(self) -> dict[str, str]:
+        """The report's own header fields by lower-cased name, first occurrence; one pass
+        over the fields instead of one per lookup (Message.get scans them all each time)."""
+        fields: dict[str, str] = {}
+        for name, value in self.msg.raw_items():
+            fields.setdefault(name.lower(), str(value))
+        return fields
+
+    def has_header(self, name: str) -> bool:
+        return name.lower() in self.raw_headers
+
     def header(self, name: str) -> str:
-        return mime.header(self.msg, name)
+        """A header's value as text (RFC 2047 words decoded, whitespace squeezed), '' if absent."""
+        raw = self.raw_headers.get(name.lower())
+        if raw is None:
+            return ""
+        return mime.decode_header_value(raw)
 
     @cached_property
     def from_(self) -> str:
@@ -236,7 +252,7 @@ class Report:
 
     @cached_property
     def return_path_null(self) -> bool:
-        rp = self.msg.get("Return-Path")
+        rp = self.raw_headers.get("return-path")
         return rp is not None and str(rp).strip() in ("<>", "")
 
     @cached_property

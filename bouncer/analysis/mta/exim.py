@@ -38,6 +38,7 @@ _OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
     # the retry limit, last: a more precise cause above wins over "it took too long"
     (re.compile(r"retry timeout exceeded|retry time not reached for any host", re.I), R.EXPIRED),
 )
+_REMOTE_REPLY = re.compile(r"(?<![\d.])[45]\d\d[ -]")
 _GAVE_UP_RETRYING = re.compile(r"retry timeout exceeded|retry time not reached", re.I)
 
 
@@ -57,7 +58,7 @@ def decode(report: Report) -> Decoded | None:
             item.action = "delayed"
         if _GAVE_UP_RETRYING.search(item.diagnostic):
             item.temporary = True  # the failures were passing ones until the retries ran out
-        if re.search(r"\d{3}[ -]", item.diagnostic) is None or "SMTP error" not in item.diagnostic:
+        if _REMOTE_REPLY.search(item.diagnostic) is None:  # Exim's own words only without the server's
             for pattern, reason in _OWN_WORDS:
                 if pattern.search(item.diagnostic):
                     item.reason = reason

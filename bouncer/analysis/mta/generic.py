@@ -69,7 +69,7 @@ _LABELLED_LINE = re.compile(
 
 
 def looks_like_bounce(report: Report) -> bool:
-    if report.msg.get("X-Failed-Recipients") is not None:
+    if report.has_header("X-Failed-Recipients"):
         return True
     if AUTOREPLY_SUBJECT.search(report.subject.strip()):
         return False
@@ -109,6 +109,10 @@ _SENTENCE = re.compile(
 )
 
 
+# "user@host  Invalid Address, ERROR_CODE :550 ..." (Zoho and alike): an address opening a
+# line, its reason after it on the same line
+_LEADING_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]+(\S.{5,})$", re.M)
+
 # Message-IDs look like addresses: never take one for a recipient.
 _MESSAGE_ID_LINE = re.compile(
     r"^[ \t>]*(?:message-id|in-reply-to|references|content-id)[ \t]*:[ \t]*<([^<>\s]+)>", re.M | re.I
@@ -136,12 +140,17 @@ def scan(report: Report, text: str) -> list[Found]:
         found[a] = Found(address=a, action="failed", diagnostic=diag)
 
     sendmail_style = False
-    for pattern in (_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE, _SENTENCE):
+    for pattern in (_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE, _SENTENCE, _LEADING_LINE):
         matches = list(pattern.finditer(text))
         sendmail_style = pattern is _SENDMAIL_LINE
         for i, m in enumerate(matches):
             # a recipient's words run from its line to the next recipient or a blank line
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+            if pattern is _SENDMAIL_LINE:
+                # Sendmail states each recipient's failure on its own line; the lines after it
+                # belong to the session transcript of others
+                add(m.group(1), m.group(0))
+                continue
             segment = text[m.start() : min(end, m.start() + 1500)]
             cut = segment.find("\n\n", len(m.group(0)))
             add(m.group(1), segment[:cut] if cut > 0 else segment)
@@ -195,8 +204,8 @@ def from_original_to(report: Report) -> list[Found]:
     addresses = {clean_address(piece) for piece in m.group(1).split(",")} - {""}
     if len(addresses) != 1:
         return []
-    diag = " ".join(report.text_before_original.split())[:2000]
-    return [Found(address=addresses.pop(), action="failed", diagnostic=diag)]
+    # the report said nothing about this recipient: no diagnostic, so no reason is guessed
+    return [Found(address=addresses.pop(), action="failed")]
 
 
 def decode(report: Report) -> Decoded | None:

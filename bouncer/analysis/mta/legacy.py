@@ -63,10 +63,25 @@ OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
 _DELAY = re.compile(r"THIS IS A WARNING MESSAGE ONLY|is delayed for more than|temporary failure report", re.I)
 
 
+# A word each signature holds, tested first: a plain substring test is cheap.
+_KEYWORDS = {
+    "Exchange2003": ("did not reach", "msexch:"),
+    "IMailServer": ("unknown user:", "user mailbox exceeds", "invalid final delivery", "mail delivery failed:",
+                    "body of message generated"),
+    "Notes": ("failure reasons", "not listed in"),
+    "InterScanMSS": ("interscan",),
+    "mFILTER": ("server message", "m-filter"),
+    "OpenSMTPD": ("please do not reply",),
+    "DragonFly": ("dragonfly",),
+    "Zoho": ("mail delivery system.",),
+}  # fmt: skip
+
+
 def _system(report: Report) -> str:
     head = report.text[:6000]
+    lowered = head.lower()
     for name, signature in SIGNATURES:
-        if signature.search(head):
+        if any(word in lowered for word in _KEYWORDS[name]) and signature.search(head):
             return name
     return ""
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 from bouncer.analysis.mta.base import Decoded, Found, Report, clean_address, find_command, parse_fields, split_spec
-from bouncer.analysis.reasons.status import find_status
+from bouncer.analysis.reasons.status import find_status, reason_of_status
+from bouncer.analysis.taxonomy import Reason
 
 NAME = "RFC3464"
 
@@ -84,13 +85,29 @@ def decode(report: Report) -> Decoded | None:
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t]*\n")
 
 
+def _said_enough(item: Found) -> bool:
+    """A diagnostic, and either the SMTP command or a status specific enough not to need it."""
+    if not item.diagnostic:
+        return False
+    if item.command or find_command(item.diagnostic):
+        return True
+    status = find_status(item.diagnostic) or item.status
+    return reason_of_status(status) in _DECISIVE
+
+
+# Statuses that settle the reason whatever command they answered.
+_DECISIVE = frozenset({Reason.MAILBOXFULL, Reason.HOSTUNKNOWN, Reason.MESGTOOBIG, Reason.EXCEEDLIMIT,
+                       Reason.SYSTEMFULL, Reason.AUTHFAILURE, Reason.REQUIREPTR, Reason.CONTENTERROR,
+                       Reason.EXPIRED, Reason.DELIVERED})  # fmt: skip
+
+
 def supplement_from_text(report: Report, recipients: list[Found]) -> None:
     """Fill an empty diagnostic, and the SMTP command, from the human-readable part.
 
     Postfix, for one, often leaves Diagnostic-Code out of the report but explains each
     recipient in a paragraph of its text part.
     """
-    if all(item.diagnostic and (item.command or find_command(item.diagnostic)) for item in recipients):
+    if all(_said_enough(item) for item in recipients):
         return  # the report said it all: no need to read its text part
     text = report.text_before_original
     if not text:

@@ -25,7 +25,7 @@ def matches(report: Report) -> bool:
     auto = report.header("Auto-Submitted").lower()
     if auto.startswith("auto-replied"):
         return True
-    if any(report.msg.get(h) is not None for h in _HEADER_SIGNS):
+    if any(report.has_header(h) for h in _HEADER_SIGNS):
         return True
     if report.header("Precedence").lower() == "auto_reply":
         return True

@@ -157,6 +157,9 @@ def _second_pass(e: Evidence, d: str, by_status: Reason | None) -> Reason | None
     if e.command == "MAIL" and by_status in (None, R.SECURITYERROR, R.SYSTEMERROR):
         # refused in reply to MAIL FROM, for no more precise a reason: the sender was refused
         return R.REJECTED
+    if e.command in ("HELO", "EHLO") and by_status in (None, R.SECURITYERROR, R.SYSTEMERROR):
+        # refused before any address was given: the connecting host was refused
+        return R.BLOCKED
     if by_status is not None:
         return by_status
     family = e.status[:3]

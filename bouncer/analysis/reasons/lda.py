@@ -27,8 +27,22 @@ _WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
 )
 
 
+_AGENT_WORDS = (
+    "mail.local",
+    "procmail",
+    "maildrop",
+    "dovecot",
+    "lda(",
+    "lmtp(",
+    "vdelivermail",
+    "deliver(",
+    "local deliv",
+)
+
+
 def reason_from_agent(diagnostic: str) -> Reason | None:
-    if not _AGENT.search(diagnostic):
+    lowered = diagnostic.lower()
+    if not any(word in lowered for word in _AGENT_WORDS) or not _AGENT.search(diagnostic):
         return None
     for pattern, reason in _WORDS:
         if pattern.search(diagnostic):

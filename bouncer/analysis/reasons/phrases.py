@@ -63,6 +63,7 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "not a valid user here",
         "not a local address",
         "recipient address rejected: access denied",
+        "recipient address rejected.",
         "recipient address rejected: invalid user",
         "recipient address rejected: invalid-recipient",
         "recipient address rejected: unknown user",
@@ -105,7 +106,6 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "your envelope recipient is in my badrcptto list",
         "no such local user",
         "unknown local part",
-        "unknown address",
         "address rejected: unknown",
         "recipient rejected: unknown",
         "mailbox unavailable",
@@ -385,6 +385,7 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "the account or domain may not exist",
         "unknown host",
         "unrouteable address",
+        _re(r"(?<![@\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)+ does not exist"),
         "domain not found",
         "unknown domain",
         "domain name not found",
@@ -477,6 +478,7 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "looks like spam",
         "spam-like",
         _re(r"(?:\d\.\d\.\d|\d{3}) spam$"),
+        _re(r"reject,.{1,200} - spam\. "),
         _re(r"rejected by .{1,100} \(spam\)"),
         _re(r"spam .{1,100} exceeded"),
         _re(r"our filters rate at and above .{1,40} percent probability of being spam"),
@@ -805,21 +807,34 @@ EXCEPT: dict[Reason, tuple[str, ...]] = {
 }
 
 
+_OPTIONAL = re.compile(r"\\.|\((?:[^()]|\([^()]*\))*\)[?*]?|\[[^\]]*\][?*+]?|.[?*]|.\{0,\d*\}")
+_LITERAL_WORD = re.compile(r"[a-z]{3,}")
+
+
+def _guard(pattern: str) -> str:
+    """A word every match of ``pattern`` contains (outside groups, classes and optional
+    characters), '' when there is none: the regex is only run on texts holding it."""
+    words = _LITERAL_WORD.findall(_OPTIONAL.sub(" ", pattern))
+    return max(words, key=len) if words else ""
+
+
 class _Table:
     """One reason's phrases: plain substrings (tested with ``in``, fast in C) and the few
-    regular expressions, compiled into one pattern."""
+    regular expressions, each guarded by a literal word it cannot match without."""
 
-    __slots__ = ("pattern", "plain")
+    __slots__ = ("patterns", "plain")
 
     def __init__(self, entries: tuple[str, ...]) -> None:
         self.plain = tuple(e for e in entries if not e.startswith("\x00"))
-        patterns = [e[1:] for e in entries if e.startswith("\x00")]
-        self.pattern = re.compile("|".join(patterns)) if patterns else None
+        self.patterns = tuple((_guard(e[1:]), re.compile(e[1:])) for e in entries if e.startswith("\x00"))
+
+    def search_patterns(self, text: str) -> bool:
+        return any((not guard or guard in text) and pattern.search(text) for guard, pattern in self.patterns)
 
     def search(self, text: str) -> bool:
         if any(phrase in text for phrase in self.plain):
             return True
-        return bool(self.pattern and self.pattern.search(text))
+        return self.search_patterns(text)
 
 
 MATCHERS: dict[Reason, _Table] = {reason: _Table(entries) for reason, entries in PHRASES.items()}
@@ -879,35 +894,49 @@ class _Index:
 
 _MATCH_INDEX = _Index(MATCHERS)
 _EXCLUDE_INDEX = _Index(EXCLUDERS)
-_last: tuple[str, frozenset[Reason], frozenset[Reason]] = ("", frozenset(), frozenset())
 
 
-def _plain_hits(text: str) -> tuple[frozenset[Reason], frozenset[Reason]]:
-    """(reasons whose plain phrases occur in text, reasons whose exclusions occur), memoised
-    for the last text: the classifier asks about one text many times in a row."""
-    global _last
-    last = _last
-    if last[0] == text:
-        return last[1], last[2]
-    words = set(_WORD.findall(text))
-    result = (text, frozenset(_MATCH_INDEX.hits(text, words)), frozenset(_EXCLUDE_INDEX.hits(text, words)))
-    _last = result
-    return result[1], result[2]
+class _Said:
+    """What one text says, worked out once: the classifier asks about it many times."""
+
+    __slots__ = ("answers", "excluded", "hits", "text")
+
+    def __init__(self, text: str) -> None:
+        words = set(_WORD.findall(text))
+        self.text = text
+        self.hits = _MATCH_INDEX.hits(text, words)
+        self.excluded = _EXCLUDE_INDEX.hits(text, words)
+        self.answers: dict[Reason, bool] = {}
+
+    def says(self, reason: Reason) -> bool:
+        answer = self.answers.get(reason)
+        if answer is None:
+            answer = self._work_out(reason)
+            self.answers[reason] = answer
+        return answer
+
+    def _work_out(self, reason: Reason) -> bool:
+        text = self.text
+        if reason not in self.hits:
+            table = MATCHERS.get(reason)
+            if not (table and table.search_patterns(text)):
+                return False
+        if reason in self.excluded:
+            return False
+        excluder = EXCLUDERS.get(reason)
+        return not (excluder and excluder.search_patterns(text))
+
+
+_last = _Said("")
 
 
 def says(reason: Reason, normalised_text: str) -> bool:
-    """Whether the (normalised) diagnostic text says ``reason``."""
+    """Whether the (normalised) diagnostic text says ``reason`` (memoised for the last text)."""
+    global _last
     if not normalised_text:
         return False
-    hits, excluded = _plain_hits(normalised_text)
-    if reason in hits:
-        matched = True
-    else:
-        table = MATCHERS.get(reason)
-        matched = bool(table and table.pattern and table.pattern.search(normalised_text))
-    if not matched:
-        return False
-    if reason in excluded:
-        return False
-    excluder = EXCLUDERS.get(reason)
-    return not (excluder and excluder.pattern and excluder.pattern.search(normalised_text))
+    said = _last
+    if said.text != normalised_text:
+        said = _Said(normalised_text)
+        _last = said
+    return said.says(reason)

@@ -233,4 +233,6 @@ def prefer(reported: str, in_text: str, reply_code: str) -> str:
         return reported
     if in_text[0] == reported[0] and not is_generic(in_text):
         return in_text
+    if reply_code and reply_code[0] == in_text[0] and not is_generic(in_text):
+        return in_text  # the server's own reply code and status agree against the report's
     return reported

@@ -10,32 +10,73 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bouncer.analysis.rhost import franceptt, godaddy, google, microsoft, tencent, yahoo
+from bouncer.analysis.rhost import (
+    apple,
+    cox,
+    franceptt,
+    godaddy,
+    google,
+    kddi,
+    messagelabs,
+    microsoft,
+    mimecast,
+    nttdocomo,
+    spectrum,
+    tencent,
+    yahoo,
+)
 from bouncer.analysis.taxonomy import Reason
 
-PROVIDERS: tuple[ModuleType, ...] = (google, microsoft, yahoo, franceptt, godaddy, tencent)
+PROVIDERS: tuple[ModuleType, ...] = (
+    google, microsoft, yahoo, apple, franceptt, godaddy, tencent, mimecast, messagelabs, cox, spectrum,
+    nttdocomo, kddi,
+)  # fmt: skip
 
 
-def provider_for(remote_mta: str, diagnostic_lower: str) -> ModuleType | None:
+# Lookup tables built once: host suffixes, recipient domains and text signs per provider.
+_HOSTS: tuple[tuple[tuple[str, ...], ModuleType], ...] = tuple((m.HOSTS, m) for m in PROVIDERS)
+_DOMAINS: dict[str, ModuleType] = {d: m for m in PROVIDERS for d in getattr(m, "DOMAINS", ())}
+_SIGNS: tuple[tuple[str, ModuleType], ...] = tuple((s, m) for m in PROVIDERS for s in m.SIGNS)
+
+
+def provider_for(remote_mta: str, diagnostic_lower: str, recipient_domain: str = "") -> ModuleType | None:
+    """The provider by its MX host, else by the recipient's domain, else by signs in the text."""
     host = remote_mta.lower().strip().rstrip(".")
     if host:
-        for module in PROVIDERS:
-            hosts: tuple[str, ...] = module.HOSTS
+        for hosts, module in _HOSTS:
             if host.endswith(hosts):
                 return module
+    if recipient_domain:
+        by_domain = _DOMAINS.get(recipient_domain)
+        if by_domain is None and recipient_domain.count(".") > 1:
+            by_domain = _DOMAINS.get(recipient_domain.split(".", 1)[1])  # a subdomain of theirs
+        if by_domain is not None:
+            return by_domain
     if not diagnostic_lower:
         return None
-    for module in PROVIDERS:
-        signs: tuple[str, ...] = module.SIGNS
-        if any(sign in diagnostic_lower for sign in signs):
+    for sign, module in _SIGNS:
+        if sign in diagnostic_lower:
             return module
     return None
 
 
-def reason_from_provider(remote_mta: str, status: str, diagnostic: str) -> Reason | None:
+def reason_from_provider(
+    remote_mta: str,
+    status: str,
+    diagnostic: str,
+    recipient_domain: str = "",
+    command: str = "",
+    *,
+    by_signs: bool = True,
+) -> Reason | None:
+    """The reason in the provider's own documented terms, None when no provider applies or
+    its tables say nothing about this reply."""
     lowered = diagnostic.lower()
-    module = provider_for(remote_mta, lowered)
+    module = provider_for(remote_mta, lowered if by_signs else "", recipient_domain)
     if module is None:
         return None
+    if getattr(module, "USES_COMMAND", False):
+        with_command: Reason | None = module.reason(status, lowered, command)
+        return with_command
     found: Reason | None = module.reason(status, lowered)
     return found

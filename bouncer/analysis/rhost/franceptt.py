@@ -9,6 +9,7 @@ from bouncer.analysis.taxonomy import Reason
 
 R = Reason
 HOSTS = (".orange.fr", ".wanadoo.fr", ".laposte.net", ".francetelecom.fr")
+DOMAINS: tuple[str, ...] = ("orange.fr", "wanadoo.fr", "laposte.net")
 SIGNS = ("lpn0", "ofr0", "ofr_", "lpnaaa_", "wanadoo", "orange.fr")
 
 _CODE = re.compile(r"\b(?:lpn|ofr|lpnaaa|ofraaa)\d*_(\d{3})\b|\[(\d{3})\]")

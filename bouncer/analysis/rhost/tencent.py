@@ -6,6 +6,7 @@ from bouncer.analysis.taxonomy import Reason
 
 R = Reason
 HOSTS = (".qq.com", ".foxmail.com")
+DOMAINS: tuple[str, ...] = ("qq.com", "foxmail.com")
 SIGNS = ("service.mail.qq.com", "service.exmail.qq.com")
 
 _TEXTS: tuple[tuple[str, Reason], ...] = (

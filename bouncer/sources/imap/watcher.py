@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import dataclasses
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -37,17 +37,23 @@ from bouncer.sources.imap.connection import (
     FolderNotFound,
     ImapAuthError,
     ImapError,
+    ImapMessage,
     ImapProtocolError,
     ImapSession,
     SelectedFolder,
     open_imap,
 )
 
-__all__ = ["FolderWatcher", "WatcherOptions", "WatcherState", "WatcherStatus", "backoff_delay"]
+__all__ = ["DispositionError", "FolderWatcher", "WatcherOptions", "WatcherState", "WatcherStatus", "backoff_delay"]
 
-WatcherState = Literal["starting", "connecting", "fetching", "idle", "polling", "backoff", "stopped"]
+WatcherState = Literal["starting", "connecting", "fetching", "idle", "polling", "backoff", "failed", "stopped"]
+"""``backoff``: waiting to retry after a transient error (network, server, database);
+``failed``: waiting to retry after an error that needs a person (refused login, missing
+folder), retried anyway since the fix is often made on the server side."""
 
 Connector = Callable[..., Awaitable[ImapSession]]
+
+_MAX_UIDS_PER_COMMAND = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,12 @@ def backoff_delay(attempt: int, initial: float = 1.0, maximum: float = 300.0) ->
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class DispositionError(ImapError):
+    """A disposition that cannot work with this configuration (retrying will not help)."""
+
+    transient = False
 
 
 class _Stopping(Exception):
@@ -162,7 +174,8 @@ class FolderWatcher:
                     await self._close()
                     delay = backoff_delay(attempt, self.options.backoff_initial, self.options.backoff_max)
                     attempt += 1
-                    self._set(state="backoff", next_retry=_now() + timedelta(seconds=delay), failures=attempt)
+                    state: WatcherState = "backoff" if getattr(exc, "transient", True) else "failed"
+                    self._set(state=state, next_retry=_now() + timedelta(seconds=delay), failures=attempt)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stop.wait(), delay)
         except _Stopping:
@@ -221,7 +234,21 @@ class FolderWatcher:
 
     async def _connect_and_select(self) -> None:
         self._set(state="connecting")
-        session = await self._connect(self.imap, credential=self._credential)
+        # A connection attempt may take the whole timeout (an unreachable host): a stop
+        # request must not wait for it.
+        connecting = asyncio.ensure_future(self._connect(self.imap, credential=self._credential))
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({connecting, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not connecting.done():
+                connecting.cancel()
+                with contextlib.suppress(BaseException):
+                    await connecting
+        if connecting.cancelled():
+            raise _Stopping
+        session = connecting.result()
         self._session = session
         if self.stopping:
             raise _Stopping
@@ -269,35 +296,64 @@ class FolderWatcher:
         await self.pipeline.acknowledged(self.account.name, self.folder, [p.inbound_id for p in pending])
 
     async def _fetch_new(self) -> None:
-        """Batches of the messages from ``_next_uid`` on, until none is left."""
+        """Every message from ``_next_uid`` on, in batches, until a search finds none.
+
+        The next batch is fetched over IMAP while the pipeline analyses and records the
+        current one; the current batch's dispositions wait for that fetch (one connection,
+        one command at a time) and for the commit (record first, then dispose).
+        """
         session, selected = self._require()
         while True:
             uids = await session.search_uids(self._next_uid)
             if not uids:
                 return
             self._set(state="fetching")
-            window = uids[: self.options.batch_size]
-            info = await session.fetch_info(window)
-            for batch in self._split_by_bytes(window, {uid: i.size for uid, i in info.items()}):
-                await self._finish_even_if_cancelled(self._process(session, selected, batch, info))
-                if self.stopping:
-                    raise _Stopping
-            self._next_uid = window[-1] + 1
+            batches = self._batches(session, uids)
+            prefetch: asyncio.Future[list[ImapMessage] | None] | None = None
+            try:
+                current = await anext(batches, None)
+                while current is not None:
+                    prefetch = asyncio.ensure_future(anext(batches, None))
+                    await self._finish_even_if_cancelled(self._process(session, selected, current, prefetch))
+                    self._next_uid = max(self._next_uid, current[-1].uid + 1)
+                    if self.stopping:
+                        raise _Stopping
+                    current = await prefetch
+                    prefetch = None
+            finally:
+                if prefetch is not None and not prefetch.done():
+                    prefetch.cancel()
+                    with contextlib.suppress(BaseException):
+                        await prefetch
+                await batches.aclose()
+            self._next_uid = max(self._next_uid, uids[-1] + 1)
 
-    def _split_by_bytes(self, uids: Sequence[int], sizes: dict[int, int]) -> list[list[int]]:
-        limit, cap = self.options.batch_bytes, self.account.max_message_bytes
-        batches: list[list[int]] = [[]]
-        total = 0
-        for uid in uids:
-            if uid not in sizes:
-                continue  # expunged meanwhile
-            size = min(sizes[uid], cap)  # an oversized message is fetched as its header only
-            if batches[-1] and total + size > limit:
-                batches.append([])
-                total = 0
-            batches[-1].append(uid)
-            total += size
-        return [batch for batch in batches if batch]
+    async def _batches(self, session: ImapSession, uids: Sequence[int]) -> AsyncGenerator[list[ImapMessage], None]:
+        """Batches of fetched messages, bounded by count and by bytes, oldest first."""
+        size, limit, cap = self.options.batch_size, self.options.batch_bytes, self.account.max_message_bytes
+        # aioimaplib's FETCH parsing is quadratic in the number of response lines, so the
+        # size/date FETCH covers one batch's worth of UIDs, not more.
+        window_size = size
+        for start in range(0, len(uids), window_size):
+            window = uids[start : start + window_size]
+            info = await session.fetch_info(window)
+            batch: list[int] = []
+            total = 0
+            for uid in window:
+                if uid not in info:
+                    continue  # expunged meanwhile
+                weight = min(info[uid].size, cap)  # an oversized message is fetched as its header only
+                if batch and (len(batch) >= size or total + weight > limit):
+                    messages = await session.fetch_messages(batch, cap, info=info)
+                    if messages:
+                        yield messages
+                    batch, total = [], 0
+                batch.append(uid)
+                total += weight
+            if batch:
+                messages = await session.fetch_messages(batch, cap, info=info)
+                if messages:
+                    yield messages
 
     async def _finish_even_if_cancelled(self, work: Awaitable[None]) -> None:
         """Run one batch; if the watcher is cancelled meanwhile, let the batch finish first.
@@ -315,11 +371,13 @@ class FolderWatcher:
             raise
 
     async def _process(
-        self, session: ImapSession, selected: SelectedFolder, uids: Sequence[int], info: dict[int, Any]
+        self,
+        session: ImapSession,
+        selected: SelectedFolder,
+        messages: Sequence[ImapMessage],
+        busy: asyncio.Future[Any] | None = None,
     ) -> None:
-        messages = await session.fetch_messages(uids, self.account.max_message_bytes, info=info)
-        if not messages:
-            return
+        """Record a batch, then apply its dispositions (after ``busy``, a fetch in flight), then acknowledge."""
         batch = [
             FetchedMessage(
                 tenant=self.account.tenant,
@@ -346,6 +404,8 @@ class FolderWatcher:
         handled: Sequence[Handled] = await self.pipeline.handle(batch)
         if len(handled) != len(batch):
             raise RuntimeError(f"the pipeline returned {len(handled)} results for {len(batch)} messages")
+        if busy is not None:
+            await asyncio.wait([busy])  # its result (or error) is for the caller
         await self._dispose(session, [(m.uid, h.disposition) for m, h in zip(messages, handled, strict=True)])
         await self.pipeline.acknowledged(self.account.name, self.folder, [h.inbound_id for h in handled])
         self._set(processed=self._status.processed + len(batch))
@@ -357,12 +417,15 @@ class FolderWatcher:
         by_kind: dict[str, list[int]] = {}
         for uid, disposition in items:
             by_kind.setdefault(disposition, []).append(uid)
-        if uids := by_kind.get("seen"):
-            await session.add_flags(uids, "\\Seen")
-        if uids := by_kind.get("delete"):
-            await session.delete(uids)
-        if uids := by_kind.get("move"):
-            await self._move(session, uids)
+        # Bounded commands: many scattered UIDs (pending dispositions after an outage) would
+        # otherwise make a command line longer than servers accept.
+        step = _MAX_UIDS_PER_COMMAND
+        for start in range(0, len(by_kind.get("seen", ())), step):
+            await session.add_flags(by_kind["seen"][start : start + step], "\\Seen")
+        for start in range(0, len(by_kind.get("delete", ())), step):
+            await session.delete(by_kind["delete"][start : start + step])
+        for start in range(0, len(by_kind.get("move", ())), step):
+            await self._move(session, by_kind["move"][start : start + step])
 
     async def _move(self, session: ImapSession, uids: list[int]) -> None:
         destination = await self._processed_destination(session)
@@ -384,6 +447,12 @@ class FolderWatcher:
                 await session.create_folder(spec)  # once per watcher; "already exists" is fine
                 self._processed_folder = spec
                 self.log.debug("imap_processed_folder_ready", name=spec)
+        _, selected = self._require()
+        if self._processed_folder == selected.name:
+            # Moving into the watched folder would hand every message back as new, forever.
+            raise DispositionError(
+                f"processed_folder '{self.account.processed_folder}' is the watched folder itself; choose another"
+            )
         return self._processed_folder
 
     # --- waiting for news ---------------------------------------------------------------
