@@ -45,7 +45,10 @@ from bouncer.store.migrate import upgrade
 
 __all__ = ["ImapWatcher", "Supervisor", "Watcher", "WatcherFactory", "make_watcher", "run_daemon", "sd_notify", "serve"]
 
-STOP_GRACE = 8.0  # seconds a watcher gets to finish its batch; systemd's TimeoutStopSec is 15 s
+# SIGTERM to exit within 10 s: a watcher gets STOP_GRACE seconds to finish its batch, then it
+# is cancelled and the IMAP watcher gives the batch in hand IMAP_CANCEL_GRACE more.
+STOP_GRACE = 6.0
+IMAP_CANCEL_GRACE = 2.0
 ONCE_CONCURRENCY = 32  # folders drained at the same time by --once
 RESTART_FIRST, RESTART_MAX = 1.0, 300.0
 
@@ -83,9 +86,9 @@ class ImapWatcher:
     """The IMAP :class:`~bouncer.sources.imap.watcher.FolderWatcher` in the daemon's Watcher shape."""
 
     def __init__(self, account: AccountConfig, folder: str, pipeline: AccountPipeline) -> None:
-        from bouncer.sources.imap.watcher import FolderWatcher
+        from bouncer.sources.imap.watcher import FolderWatcher, WatcherOptions
 
-        self.watcher = FolderWatcher(account, folder, pipeline)
+        self.watcher = FolderWatcher(account, folder, pipeline, options=WatcherOptions(stop_grace=IMAP_CANCEL_GRACE))
 
     async def run(self, stop: asyncio.Event) -> None:
         async def relay_stop() -> None:
