@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email.message import Message
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from bouncer.analysis import mime
 from bouncer.analysis.taxonomy import Kind, Reason
@@ -85,8 +85,11 @@ _STAGE_WORDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 _DATA_WORD = re.compile(r"\bDATA\b")
 
 
+@lru_cache(maxsize=512)
 def find_command(text: str) -> str:
-    """The SMTP command a failure answered: the latest in the session that the text names."""
+    """The SMTP command a failure answered: the latest in the session that the text names.
+
+    Memoised: decoders and the finishing step ask about the same diagnostic."""
     if not text:
         return ""
     head = text[:4000]
@@ -300,6 +303,11 @@ class Report:
         return "\n".join(chunks)[:BODY_LIMIT]
 
     @cached_property
+    def text_lower(self) -> str:
+        """The report's text, lower-cased: for the cheap substring tests of evidence."""
+        return self.text.lower()
+
+    @cached_property
     def text_before_original(self) -> str:
         """The report's text up to the marker where a quoted original begins."""
         text = self.text
@@ -315,7 +323,8 @@ class Report:
             if isinstance(payload, list):
                 for block in payload[:200]:
                     if isinstance(block, Message):
-                        out.append("\n".join(f"{k}: {v}" for k, v in block.items()))
+                        # raw values: folded lines stay folded, parse_fields joins them
+                        out.append("\n".join(f"{k}: {v}" for k, v in block.raw_items()))
                         out.append("")
                         # a block parsed as headers may carry further fields in its "body"
                         extra = block.get_payload()

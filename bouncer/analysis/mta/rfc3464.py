@@ -34,6 +34,9 @@ _ACTIONS = {
 def matches(report: Report) -> bool:
     if report.has_delivery_status:
         return True
+    lowered = report.text_lower
+    if "final-recipient:" not in lowered and "original-recipient:" not in lowered:
+        return False
     return bool(_INLINE_FIELDS.search(report.text))
 
 
