@@ -113,6 +113,10 @@ _SENTENCE = re.compile(
 # line, its reason after it on the same line
 _LEADING_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]+(\S.{5,})$", re.M)
 
+# A text report naming more recipients than this is read for its first ones only: the bound
+# keeps any input's cost in check (a campaign mail has one recipient per message).
+MAX_RECIPIENTS = 100
+
 # Message-IDs look like addresses: never take one for a recipient.
 _MESSAGE_ID_LINE = re.compile(
     r"^[ \t>]*(?:message-id|in-reply-to|references|content-id)[ \t]*:[ \t]*<([^<>\s]+)>", re.M | re.I
@@ -127,6 +131,8 @@ def scan(report: Report, text: str) -> list[Found]:
     found: dict[str, Found] = {}
 
     def add(address: str, diagnostic: str) -> None:
+        if len(found) >= MAX_RECIPIENTS:
+            return
         a = clean_address(address)
         if not a or a in ignored or (a.startswith(("mailer-daemon@", "postmaster@")) and len(found) > 0):
             return
