@@ -206,7 +206,8 @@ AUTOREPLY_SUBJECT = re.compile(
     r"^(?:auto(?:matic)?[ -]?(?:reply|response|antwort|respuesta|risposta)|auto:|autoreply|"
     r"out of (?:the )?office|ooo\b|away\b|vacation|on vacation|abwesenheit|absence|"
     r"r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica|i am away|i'm away|"
-    r"fuera de la oficina|afwezig|自動応答|自动回复)",
+    r"fuera de la oficina|fuera de oficina|ausencia|ausente|vacaciones|absent|abwesend|assente|"
+    r"afwezig|自動応答|自动回复)",
     re.I,
 )
 
