@@ -25,7 +25,9 @@ BOUNCE_SUBJECT = re.compile(
     r"return(?:ed)? to sender|failure notice|mail delivery failed|non[- ]?remis|unzustellbar|nondeliverable|"
     r"non[- ]?delivery|could not be delivered|could not send|delayed mail|mail failure|failed mail|"
     r"unable to deliver|delivery has failed|message not delivered|warning: message|bounce|rejected|"
-    r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信",
+    r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信|no entregado|"
+    r"no se ha podido entregar|devuelto|entrega fallida|error de entrega|estado de entrega|non distribuibile|"
+    r"não entregue|nao entregue|non délivré|non delivre|impossible de remettre",
     re.I,
 )
 BOUNCE_TEXT = re.compile(
@@ -34,7 +36,9 @@ BOUNCE_TEXT = re.compile(
     r"not be delivered|failed to deliver|returned to sender|following address(?:es)? failed|"
     r"following recipients? (?:failed|could not)|delivery problem|error occurred while|"
     r"message you sent|your message (?:to|was|could)|transcript of session|giving up|"
-    r"requested action not taken|invalid user address|error message below",
+    r"requested action not taken|invalid user address|error message below|"
+    r"no se ha podido entregar|no se pudo entregar|no pudo ser entregado|no ha podido ser entregado|"
+    r"n'a pas pu être remis|konnte nicht zugestellt werden|non è stato possibile recapitare",
     re.I,
 )
 
