@@ -10,6 +10,7 @@ from functools import cached_property, lru_cache
 from bouncer.analysis import mime
 from bouncer.analysis.taxonomy import Kind, Reason
 
+HEADER_LIMIT = 4000  # characters of one header field that are read
 BODY_LIMIT = 16 * 1024  # characters of the report's own text that decoders scan
 
 
@@ -240,7 +241,8 @@ class Report:
         raw = self.raw_headers.get(name.lower())
         if raw is None:
             return ""
-        return mime.decode_header_value(raw)
+        # a header longer than this is junk for every use here, and patterns run over it
+        return mime.decode_header_value(raw[:HEADER_LIMIT])
 
     @cached_property
     def from_(self) -> str:
