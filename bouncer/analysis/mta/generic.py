@@ -140,12 +140,12 @@ def scan(report: Report, text: str) -> list[Found]:
         a = clean_address(address)
         if not a or a in ignored or (a.startswith(("mailer-daemon@", "postmaster@")) and len(found) > 0):
             return
-        if a in ignored:
-            return
+        known = found.get(a)
+        if known is not None and known.diagnostic:
+            return  # named again: the first mention's words stand
         diag = " ".join(diagnostic.split())
-        if a in found:
-            if not found[a].diagnostic and diag:
-                found[a].diagnostic = diag
+        if known is not None:
+            known.diagnostic = diag
             return
         found[a] = Found(address=a, action="failed", diagnostic=diag)
 
