@@ -72,7 +72,9 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
     if reason in _NO_STATUS:
         status, reply_code = "", ""
     elif not status:
-        temporary = found.temporary or reply_code.startswith("4") or (not reply_code and found.action == "delayed")
+        # Sisimai's rule: permanent unless the failure's own codes (or the decoder) say passing
+        # (no status code was found in the diagnostic either, or it would be the status)
+        temporary = found.temporary or reply_code.startswith("4")
         status = pseudo_status(reason, temporary)
     if reply_code and status and reply_code[0] != status[0]:
         reply_code = ""

@@ -54,6 +54,9 @@ def test_pseudo_status_follows_the_reason_when_the_report_has_none() -> None:
     assert pseudo_status(R.USERUNKNOWN, temporary=False) == "5.0.911"
     assert pseudo_status(R.MAILBOXFULL, temporary=True) == "4.0.922"
     assert pseudo_status(R.USERUNKNOWN, temporary=True) == "5.0.911"  # never a passing unknown user
+    assert pseudo_status(R.FILTERED, temporary=False) == "5.0.910"
+    assert pseudo_status(R.FILTERED, temporary=True) == "4.0.924"  # a passing filter has its own number
+    assert pseudo_status(R.EXPIRED, temporary=False) == "5.0.947"
 
 
 @pytest.mark.parametrize(

@@ -84,6 +84,9 @@ _STAGE_WORDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("HELO", ("HELO",), ()),
 )
 _DATA_WORD = re.compile(r"\bDATA\b")
+# A Sendmail transcript where the server's first words ("<<< 554 ...") follow the connection
+# with no command sent: the greeting itself refused the client, the stage of HELO/EHLO.
+_REFUSED_AT_GREETING = re.compile(r"while talking to [^\s:]+:?\s*<<< [45]\d\d", re.I)
 
 
 @lru_cache(maxsize=512)
@@ -104,6 +107,8 @@ def find_command(text: str) -> str:
         if command == "RCPT" and "RCPT first" in head:
             return ""
         return command
+    if "talking to" in lowered and _REFUSED_AT_GREETING.search(head):
+        return "EHLO"
     return ""
 
 

@@ -127,6 +127,18 @@ _MESSAGE_ID_LINE = re.compile(
 )
 
 
+def _remote_reply_before(text: str, at: int) -> str:
+    """The remote server's reply in a Sendmail session transcript ("<<< 550 ...") when it is
+    the line just before ``at``, followed by a space; else ''."""
+    if at < 6:
+        return ""
+    start = text.rfind("\n", 0, at - 1) + 1
+    line = text[start : at - 1].strip()
+    if line.startswith("<<< ") and line[4:5] in ("4", "5"):
+        return line[4:] + " "
+    return ""
+
+
 def scan(report: Report, text: str) -> list[Found]:
     # An address the text sets apart as a recipient counts even when it is the report's own
     # To: (people do mail themselves); only the sender of the report is never a recipient.
@@ -158,8 +170,9 @@ def scan(report: Report, text: str) -> list[Found]:
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
             if pattern is _SENDMAIL_LINE:
                 # Sendmail states each recipient's failure on its own line; the lines after it
-                # belong to the session transcript of others
-                add(m.group(1), m.group(0))
+                # belong to the session transcript of others. The remote server's reply
+                # ("<<< 501 ...") on the line right before it is what that failure answers.
+                add(m.group(1), _remote_reply_before(text, m.start()) + m.group(0))
                 continue
             segment = text[m.start() : min(end, m.start() + 1500)]
             cut = segment.find("\n\n", len(m.group(0)))
