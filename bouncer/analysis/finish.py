@@ -69,6 +69,10 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
             hint=hint,
         )
     )
+    if reason is Reason.ONHOLD and found.borrowed and not status and not reply_code:
+        # the report's general text, no code, nothing recognisable: nothing was said about
+        # this recipient itself (Sisimai: no diagnosis is "undefined", unread words "onhold")
+        reason = Reason.UNDEFINED
     if reason in _NO_STATUS:
         status, reply_code = "", ""
     elif not status:

@@ -280,3 +280,24 @@ def test_sendmail_greeting_refused_before_any_command_is_a_block() -> None:
     )
     (r,) = analyse(raw).recipients
     assert (r.reason, r.status, r.hard) == (Reason.BLOCKED, "5.5.0", False)
+
+
+def test_a_report_naming_no_recipient_speaks_of_the_originals_one_to_address() -> None:
+    raw = text_bounce(
+        "Message could not be delivered to mobile.\nError: No valid recipients for this MM\n\n\n"
+        "Original Message:\nFrom: sender@example.com\nTo: 5550100@vzwpix.com\nSubject: hi\n",
+        Subject="Undeliverable Message",
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.address, r.reason, r.hard) == ("5550100@vzwpix.com", Reason.USERUNKNOWN, True)
+    assert "No valid recipients" in r.diagnostic
+
+
+def test_a_report_saying_nothing_about_its_recipient_is_undefined_not_onhold() -> None:
+    raw = text_bounce(
+        "This is an automatically generated Delivery Status Notification.\n\n"
+        "Delivery to the following recipients failed permanently:\n\n   * reader@example.org\n",
+        Subject="Delivery Status Notification (Failure)",
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.reason, r.status, r.hard) == (Reason.UNDEFINED, "5.0.900", False)

@@ -29,6 +29,9 @@ class Found:
     reason: Reason | None = None  # set when the format states the reason outright
     feedback_type: str = ""
     temporary: bool = False  # the failure itself was a passing one (4xx), retried until given up
+    # the diagnostic is the report's general text, not words about this recipient: when it
+    # says nothing recognisable, the reason is "undefined" (no words), not "onhold"
+    borrowed: bool = False
 
 
 @dataclass(slots=True)

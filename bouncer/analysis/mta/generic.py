@@ -195,6 +195,7 @@ def scan(report: Report, text: str) -> list[Found]:
             # Many formats put the reason before the address list, or after a heading:
             # with one recipient, the whole report text is its diagnostic.
             item.diagnostic = whole
+            item.borrowed = True
         item.command = find_command(item.diagnostic)
         if not item.command and sendmail_style:
             item.command = "RCPT"  # Sendmail's "<addr>... reason" line answers RCPT TO
@@ -210,7 +211,9 @@ def from_failed_recipients_header(report: Report) -> list[Found]:
         for piece in failed.split(","):
             a = clean_address(piece)
             if a and all(f.address != a for f in found):
-                found.append(Found(address=a, action="failed", diagnostic=diag, command=find_command(diag)))
+                found.append(
+                    Found(address=a, action="failed", diagnostic=diag, command=find_command(diag), borrowed=True)
+                )
     return found
 
 
@@ -227,8 +230,18 @@ def from_original_to(report: Report) -> list[Found]:
     addresses = {clean_address(piece) for piece in m.group(1).split(",")} - {""}
     if len(addresses) != 1:
         return []
-    # the report said nothing about this recipient: no diagnostic, so no reason is guessed
-    return [Found(address=addresses.pop(), action="failed")]
+    # the report's own text (before the original) is about this one recipient, whose address
+    # it did not repeat: it is the diagnostic
+    diagnostic = " ".join(report.text_before_original.split())[:2000]
+    return [
+        Found(
+            address=addresses.pop(),
+            action="failed",
+            diagnostic=diagnostic,
+            command=find_command(diagnostic),
+            borrowed=True,
+        )
+    ]
 
 
 def decode(report: Report) -> Decoded | None:
