@@ -1,8 +1,8 @@
 """The engine over the labelled Sisimai corpus (tests/corpus/sisimai), scored in-process.
 
 Two bars: the floor the engine reaches today (a regression guard that must hold), and the
-targets of issue 3, which are not all met yet and are marked as an expected failure, so
-that the gap stays visible instead of being hidden by a skip.
+targets of issue 3. All are met but the recipients target, which stays a strict expected
+failure so that the gap stays visible instead of being hidden by a skip.
 """
 
 from __future__ import annotations
@@ -32,19 +32,25 @@ def test_engine_holds_its_measured_floor() -> None:
     score = corpus_score()
     assert score.negatives_ok == score.negatives, "a message that is no bounce was reported as one"
     assert score.extra_recipients <= 5, score.misses
-    assert score.recipients >= 98.0, score.misses
-    assert score.kind >= 99.0, score.misses
-    assert score.status >= 96.5, score.misses
-    assert score.hard >= 97.0, score.misses
-    assert score.reason >= 95.0, score.misses
+    assert score.recipients >= 98.5, score.misses
+    assert score.kind >= 99.5, score.misses
+    assert score.status >= 98.0, score.misses
+    assert score.hard >= 98.0, score.misses
+    assert score.reason >= 96.5, score.misses
 
 
-@pytest.mark.xfail(reason="issue 3 targets not all reached yet: see the engine report", strict=True)
-def test_engine_meets_the_issue_targets() -> None:
+def test_engine_meets_the_issue_targets_but_recipients() -> None:
     score = corpus_score()
-    assert score.recipients >= 99.0
-    assert score.hard >= 98.0
-    assert score.status >= 98.0
-    assert score.reason >= 95.0
-    assert score.kind >= 98.0
-    assert score.extra_recipients <= 5
+    assert score.hard >= 98.0, score.misses
+    assert score.status >= 98.0, score.misses
+    assert score.reason >= 95.0, score.misses
+    assert score.kind >= 98.0, score.misses
+    assert score.extra_recipients <= 5, score.misses
+
+
+# 6 of the 454 labelled recipients cannot be found without inventing or guessing (README,
+# "Where the engine and the labels part"): a placeholder address, a mistyped one, a second
+# message in one file, a person's forward, a header naming another address.
+@pytest.mark.xfail(reason="6 labelled recipients are placeholders or label errors: see the README", strict=True)
+def test_engine_meets_the_issue_recipients_target() -> None:
+    assert corpus_score().recipients >= 99.0
