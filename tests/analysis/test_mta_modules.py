@@ -319,3 +319,13 @@ def test_a_text_format_recipient_takes_the_status_of_an_unaddressed_report_block
     )
     (r,) = analyse(raw).recipients
     assert (r.address, r.reason, r.status) == ("box@example.net", Reason.MAILBOXFULL, "5.0.0")
+
+
+def test_a_recipients_own_unrecognised_words_are_onhold() -> None:
+    raw = text_bounce(
+        "Sorry, we were unable to deliver your message to the following address.\n\n"
+        "<reader@example.org>:\nThe frobnicator declined this one.\n",
+        Subject="Failure Notice",
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.reason, r.status) == (Reason.ONHOLD, "5.0.901")

@@ -127,6 +127,9 @@ _MESSAGE_ID_LINE = re.compile(
 )
 
 
+_WORDS = re.compile(r"[a-z]{3,}")
+
+
 def _remote_reply_before(text: str, at: int) -> str:
     """The remote server's reply in a Sendmail session transcript ("<<< 550 ...") when it is
     the line just before ``at``, followed by a space; else ''."""
@@ -194,8 +197,9 @@ def scan(report: Report, text: str) -> list[Found]:
         if len(found) == 1 or not item.diagnostic:
             # Many formats put the reason before the address list, or after a heading:
             # with one recipient, the whole report text is its diagnostic.
+            # words of its own besides its address? Then the text is not merely borrowed
+            item.borrowed = not _WORDS.search(item.diagnostic.lower().replace(item.address, " "))
             item.diagnostic = whole
-            item.borrowed = True
         item.command = find_command(item.diagnostic)
         if not item.command and sendmail_style:
             item.command = "RCPT"  # Sendmail's "<addr>... reason" line answers RCPT TO
