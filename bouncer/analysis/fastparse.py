@@ -41,6 +41,7 @@ import re
 from email import errors, message_from_bytes
 from email.message import Message
 from email.policy import compat32
+from email.utils import unquote
 from typing import Final
 
 __all__ = ["MAX_DEPTH", "MAX_MESSAGES", "parse", "parse_fast"]
@@ -63,6 +64,12 @@ _HEADER: Final = re.compile(r"([!-9;-~]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n?")
 # The lines FeedParser takes for header lines (its ``headerRE``).
 _FEED_HEADER_LINE: Final = re.compile(r"From |[!-9;-~]*:|[\t ]")
 _DELIMITER_TAIL: Final = re.compile(r"(--)?[ \t]*\r?")
+# A Content-Type value that is a type and a plain list of parameters (see _boundary).
+_TOKEN: Final = r"[!#-'*+\-.0-9A-Z^-~]+"
+_FWS: Final = r"[ \t\r\n]*"
+_PARAMETER_SOURCE: Final = rf';{_FWS}([a-zA-Z][a-zA-Z0-9-]*){_FWS}={_FWS}("[^"\\;]*"|{_TOKEN}){_FWS}'
+_SIMPLE_PARAMETERS: Final = re.compile(rf"{_FWS}{_TOKEN}/{_TOKEN}{_FWS}(?:{_PARAMETER_SOURCE})*;?{_FWS}")
+_PARAMETER: Final = re.compile(_PARAMETER_SOURCE)
 _LONE_CR: Final = re.compile(r"\r(?!\n)")
 _MULTIPART_TRANSFER_ENCODINGS: Final = frozenset({"7bit", "8bit", "binary"})
 
@@ -211,7 +218,7 @@ class _Parser:
 
     def multipart(self, msg: Message, ctype: str, start: int, end: int, depth: int) -> None:
         text = self.text
-        boundary = msg.get_boundary()
+        boundary = _boundary(msg)
         if boundary is None:
             # FeedParser notes the defect and keeps the whole body as one text payload.
             msg.defects.append(errors.NoBoundaryInMultipartDefect())
@@ -291,13 +298,37 @@ class _Parser:
 
 def _content_type(msg: Message) -> str:
     """``msg.get_content_type()``, without its generic header lookup for the usual case."""
+    value = _content_type_value(msg)
+    if value is None:
+        return msg.get_default_type()
+    if not value.isascii():  # compat32 hands such a value out as a Header
+        return msg.get_content_type()
+    ctype = value.partition(";")[0].strip().lower()
+    return ctype if ctype.count("/") == 1 else "text/plain"
+
+
+def _content_type_value(msg: Message) -> str | None:
     for name, value in msg._headers:  # type: ignore[attr-defined]
         if len(name) == 12 and name.lower() == "content-type":
-            if not value.isascii():  # compat32 returns such a value as a Header
-                return msg.get_content_type()
-            ctype: str = value.partition(";")[0].strip().lower()
-            return ctype if ctype.count("/") == 1 else "text/plain"
-    return msg.get_default_type()
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def _boundary(msg: Message) -> str | None:
+    """``msg.get_boundary()``; by hand when the Content-Type is a plain list of parameters.
+
+    For such a value (ASCII, no backslash, no RFC 2231 ``name*``, quoted strings without
+    ``;``) the stdlib's _parseparam/decode_params/get_param/collapse_rfc2231_value chain
+    comes down to: the first ``boundary`` parameter, whitespace-stripped, unquoted twice
+    (once by get_param, once by collapse_rfc2231_value), right-stripped.
+    """
+    value = _content_type_value(msg)
+    if value is None or not value.isascii() or _SIMPLE_PARAMETERS.fullmatch(value) is None:
+        return msg.get_boundary()
+    for name, raw in _PARAMETER.findall(value):
+        if name.lower() == "boundary":
+            return unquote(unquote(raw)).rstrip()
+    return None
 
 
 def _cut_line_break(value: str) -> str:

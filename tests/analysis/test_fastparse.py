@@ -312,3 +312,64 @@ def test_mutated_corpus_messages_parse_identically(path: Path, data: st.DataObje
 @given(st.binary(max_size=300))
 def test_random_bytes_parse_identically(raw: bytes) -> None:
     assert_same(raw)
+
+
+_PARAMETER_PIECES = st.sampled_from(
+    [
+        "multipart/mixed",
+        "MULTIPART/Report",
+        "boundary",
+        "BOUNDARY",
+        "boundary*",
+        "boundary*0*",
+        "charset",
+        "=",
+        ";",
+        '"',
+        "\\",
+        " ",
+        "\t",
+        "\r\n ",
+        "<",
+        ">",
+        "b1",
+        "=_x",
+        "us-ascii''b",
+        "é",
+        "/",
+        "a b",
+        "*",
+        "?",
+    ]
+)
+
+
+@_SETTINGS
+@given(st.lists(_PARAMETER_PIECES, max_size=12))
+def test_boundary_reads_as_get_boundary_does(pieces: list[str]) -> None:
+    msg = Message()
+    msg["Content-Type"] = "".join(pieces)
+    assert fastparse._boundary(msg) == msg.get_boundary()
+
+
+_WS = st.sampled_from(["", " ", "\t", "\r\n\t", "  "])
+
+
+@st.composite
+def _parameter_lists(draw: st.DrawFn) -> str:
+    text = draw(_WS) + draw(st.sampled_from(["multipart/mixed", "Multipart/Report", "text/plain"])) + draw(_WS)
+    for _ in range(draw(st.integers(0, 4))):
+        name = draw(st.sampled_from(["boundary", "Boundary", "charset", "report-type", "boundary*"]))
+        value = draw(st.sampled_from(["b", "=_Part_1.2", "<b>", "b ", " b", "a;b", "x<", "", "'b'", "é"]))
+        quoted = draw(st.booleans())
+        value = f'"{value}"' if quoted else value
+        text += f";{draw(_WS)}{name}{draw(_WS)}={draw(_WS)}{value}{draw(_WS)}"
+    return text + draw(st.sampled_from(["", ";", "; ", ";;"]))
+
+
+@_SETTINGS
+@given(_parameter_lists())
+def test_boundary_of_parameter_lists_reads_as_get_boundary_does(value: str) -> None:
+    msg = Message()
+    msg["Content-Type"] = value
+    assert fastparse._boundary(msg) == msg.get_boundary()
