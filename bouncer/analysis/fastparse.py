@@ -98,7 +98,7 @@ def parse_fast(data: bytes) -> Message | None:
         msg = _Parser(text).message(0, len(text), False, 0)[0]
     except _Fallback:
         return None
-    if msg.get_content_maintype() == "multipart" and not msg.is_multipart():
+    if _content_type(msg).startswith("multipart/") and not msg.is_multipart():
         msg.defects.append(errors.MultipartInvariantViolationDefect())  # as FeedParser.close()
     return msg
 
@@ -226,7 +226,7 @@ class _Parser:
             return
         if "\n" in boundary or "\r" in boundary:
             raise _Fallback  # FeedParser matches it against single lines: it never matches
-        if str(msg.get("content-transfer-encoding", "8bit")).lower() not in _MULTIPART_TRANSFER_ENCODINGS:
+        if _transfer_encoding(msg) not in _MULTIPART_TRANSFER_ENCODINGS:
             msg.defects.append(errors.InvalidMultipartContentTransferEncodingDefect())
         delimiter = "--" + boundary
         found = self.boundary_line(delimiter, start, end)
@@ -312,6 +312,18 @@ def _content_type_value(msg: Message) -> str | None:
         if len(name) == 12 and name.lower() == "content-type":
             return value  # type: ignore[no-any-return]
     return None
+
+
+def _transfer_encoding(msg: Message) -> str:
+    """``str(msg.get("content-transfer-encoding", "8bit")).lower()``, as FeedParser tests it."""
+    for name, value in msg._headers:  # type: ignore[attr-defined]
+        if len(name) == 25 and name.lower() == "content-transfer-encoding":
+            if not value.isascii():  # compat32 hands such a value out as a Header
+                break
+            return value.lower()  # type: ignore[no-any-return]
+    else:
+        return "8bit"
+    return str(msg.get("content-transfer-encoding", "8bit")).lower()
 
 
 def _boundary(msg: Message) -> str | None:

@@ -373,3 +373,13 @@ def test_boundary_of_parameter_lists_reads_as_get_boundary_does(value: str) -> N
     msg = Message()
     msg["Content-Type"] = value
     assert fastparse._boundary(msg) == msg.get_boundary()
+
+
+@pytest.mark.parametrize("value", ["7bit", " 8BIT", "binary ", "base64", "quoted-printable", "8bit\xe9", "\udcff"])
+def test_multipart_transfer_encoding_reads_as_feedparser_does(value: str) -> None:
+    msg = Message()
+    msg["Content-Transfer-Encoding"] = value
+    assert fastparse._transfer_encoding(msg) == str(msg.get("content-transfer-encoding", "8bit")).lower()
+    assert fastparse._transfer_encoding(Message()) == "8bit"
+    data = f'Content-Type: multipart/mixed; boundary="b"\nContent-Transfer-Encoding: {value}\n\n--b\n\nx\n--b--\n'
+    assert_same(data.encode("utf-8", "surrogateescape"))
