@@ -18,12 +18,12 @@ from bouncer.analysis.mta.base import Report
 from bouncer.analysis.result import Analysis, Recipient
 from bouncer.analysis.taxonomy import Kind, Reason
 
-PARSER_VERSION = "1.1.0"
+PARSER_VERSION = "1.2.0"
 
 # Bytes of a message that are parsed. A report, its delivery-status fields and the head of
 # the returned original come first; what lies beyond (a big attachment of the original)
 # says nothing more and would cost time and several times its size in memory.
-MAX_INPUT = 2 * 1024 * 1024
+MAX_INPUT = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,3 +175,17 @@ def test_apple_and_messagelabs_sentences() -> None:
 )
 def test_exchange_online_codes(status: str, diagnostic: str, reason: Reason) -> None:
     assert reason_from_provider("x.mail.protection.outlook.com", status, diagnostic) is reason
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("550 5.1.1 Usuario desconocido", R.USERUNKNOWN),
+        ("552 El buzón está lleno", R.MAILBOXFULL),
+        ("550 Benutzer unbekannt", R.USERUNKNOWN),
+        ("452 Boîte aux lettres pleine", R.MAILBOXFULL),
+        ("550 El dominio no existe", R.HOSTUNKNOWN),
+    ],
+)
+def test_phrases_in_other_languages(text: str, reason: Reason) -> None:
+    assert says(reason, normalise(text))

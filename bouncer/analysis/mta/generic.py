@@ -25,7 +25,9 @@ BOUNCE_SUBJECT = re.compile(
     r"return(?:ed)? to sender|failure notice|mail delivery failed|non[- ]?remis|unzustellbar|nondeliverable|"
     r"non[- ]?delivery|could not be delivered|could not send|delayed mail|mail failure|failed mail|"
     r"unable to deliver|delivery has failed|message not delivered|warning: message|bounce|rejected|"
-    r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信",
+    r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信|no entregado|"
+    r"no se ha podido entregar|devuelto|entrega fallida|error de entrega|estado de entrega|non distribuibile|"
+    r"não entregue|nao entregue|non délivré|non delivre|impossible de remettre",
     re.I,
 )
 BOUNCE_TEXT = re.compile(
@@ -34,7 +36,9 @@ BOUNCE_TEXT = re.compile(
     r"not be delivered|failed to deliver|returned to sender|following address(?:es)? failed|"
     r"following recipients? (?:failed|could not)|delivery problem|error occurred while|"
     r"message you sent|your message (?:to|was|could)|transcript of session|giving up|"
-    r"requested action not taken|invalid user address|error message below",
+    r"requested action not taken|invalid user address|error message below|"
+    r"no se ha podido entregar|no se pudo entregar|no pudo ser entregado|no ha podido ser entregado|"
+    r"n'a pas pu être remis|konnte nicht zugestellt werden|non è stato possibile recapitare",
     re.I,
 )
 
@@ -113,6 +117,10 @@ _SENTENCE = re.compile(
 # line, its reason after it on the same line
 _LEADING_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]+(\S.{5,})$", re.M)
 
+# A text report naming more recipients than this is read for its first ones only: the bound
+# keeps any input's cost in check (a campaign mail has one recipient per message).
+MAX_RECIPIENTS = 100
+
 # Message-IDs look like addresses: never take one for a recipient.
 _MESSAGE_ID_LINE = re.compile(
     r"^[ \t>]*(?:message-id|in-reply-to|references|content-id)[ \t]*:[ \t]*<([^<>\s]+)>", re.M | re.I
@@ -127,15 +135,17 @@ def scan(report: Report, text: str) -> list[Found]:
     found: dict[str, Found] = {}
 
     def add(address: str, diagnostic: str) -> None:
+        if len(found) >= MAX_RECIPIENTS:
+            return
         a = clean_address(address)
         if not a or a in ignored or (a.startswith(("mailer-daemon@", "postmaster@")) and len(found) > 0):
             return
-        if a in ignored:
-            return
+        known = found.get(a)
+        if known is not None and known.diagnostic:
+            return  # named again: the first mention's words stand
         diag = " ".join(diagnostic.split())
-        if a in found:
-            if not found[a].diagnostic and diag:
-                found[a].diagnostic = diag
+        if known is not None:
+            known.diagnostic = diag
             return
         found[a] = Found(address=a, action="failed", diagnostic=diag)
 

@@ -28,7 +28,7 @@ _OWN_WORDS: tuple[tuple[str, Reason], ...] = (
 
 
 def matches(report: Report) -> bool:
-    return bool(_DETAILS.search(report.text[:8000]))
+    return "technical details of" in report.text_lower[:8000] and bool(_DETAILS.search(report.text[:8000]))
 
 
 def decode(report: Report) -> Decoded | None:
