@@ -67,8 +67,9 @@ _DELIMITER_TAIL: Final = re.compile(r"(--)?[ \t]*\r?")
 # A Content-Type value that is a type and a plain list of parameters (see _boundary).
 _TOKEN: Final = r"[!#-'*+\-.0-9A-Z^-~]+"
 _FWS: Final = r"[ \t\r\n]*"
-_PARAMETER_SOURCE: Final = rf';{_FWS}([a-zA-Z][a-zA-Z0-9-]*){_FWS}={_FWS}("[^"\\;]*"|{_TOKEN}){_FWS}'
-_SIMPLE_PARAMETERS: Final = re.compile(rf"{_FWS}{_TOKEN}/{_TOKEN}{_FWS}(?:{_PARAMETER_SOURCE})*;?{_FWS}")
+_PARAMETER_SOURCE: Final = rf';{_FWS}([a-zA-Z][a-zA-Z0-9-]*){_FWS}={_FWS}("[^"\\;]*"|{_TOKEN})'
+# No two whitespace runs meet (that would backtrack quadratically on a long blank run).
+_SIMPLE_PARAMETERS: Final = re.compile(rf"{_FWS}{_TOKEN}/{_TOKEN}(?:{_FWS}{_PARAMETER_SOURCE})*{_FWS}(?:;{_FWS})?")
 _PARAMETER: Final = re.compile(_PARAMETER_SOURCE)
 _LONE_CR: Final = re.compile(r"\r(?!\n)")
 _MULTIPART_TRANSFER_ENCODINGS: Final = frozenset({"7bit", "8bit", "binary"})

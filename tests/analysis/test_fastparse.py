@@ -10,6 +10,7 @@ content type, is_multipart, and for leaves the payload string and the decoded by
 from __future__ import annotations
 
 import email
+import time
 from email.message import Message
 from email.policy import compat32
 from pathlib import Path
@@ -154,6 +155,10 @@ SHAPES = [
     b"Content-Type: message\n\nSubject: not parsed as a message\n\nbody\n",
     b'Content-Type: multipart/mixed/x; boundary="b"\n\n--b\n\nnot a multipart\n--b--\n',
     b"Content-Type: \xff/\xfe\n\nnon-ASCII type\n",
+    b"Subject: a\x0bb\x0c\x1c\n\nbody\x0b\x0c\x1c\x1d\x1e\xc2\x85\xe2\x80\xa8 not line breaks for FeedParser\n",
+    b"Subject : x\n\nbody\n",
+    b"X\x7f: y\n\nbody\n",
+    b'Content-Type: multipart/mixed; boundary="b"\n\n--b\x0c\n\nx\n--b\n\ny\n--b--\x0b\n',
     b"Content-Type: message/rfc822\n\nContent-Type: message/rfc822\n\nSubject: deep\n\nbody\n",
     b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/rfc822-headers\n\nSubject: h\n--b--\n',
 ]
@@ -185,6 +190,22 @@ def test_deep_nesting_and_many_parts_parse_identically() -> None:
     assert assert_same(some)
     many = b'Content-Type: multipart/mixed; boundary="m"\n\n' + b"--m\n\npart\n" * 12_000 + b"--m--\n"
     assert not assert_same(many)  # beyond MAX_MESSAGES
+
+
+def test_hostile_shapes_take_linear_time() -> None:
+    blank_run = " \t\r\n" * 50_000
+    hostile = [
+        b"Content-Type: multipart/mixed; boundary=b" + b" " * 200_000 + b"!\n\n--b\n\nx\n--b--\n",
+        ("Content-Type: multipart/mixed; a=b" + blank_run + "!\n\n").encode(),
+        b'Content-Type: multipart/mixed; boundary="b"\n\n' + b"--b x\n" * 100_000 + b"--b--\n",
+        b"".join(b"X-H-%d: %s\n" % (n, b"v" * 60) for n in range(20_000)) + b"\nbody\n",
+        b"Subject: x\n" + b" " * 500_000 + b"\n\nbody\n",
+    ]
+    for data in hostile:
+        started = time.perf_counter()
+        fastparse.parse(data)
+        assert time.perf_counter() - started < 1.0
+        assert_same(data)
 
 
 # --- generated messages -------------------------------------------------------------------
