@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import pytest
 from scoring import Score, score_corpus
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "sisimai"
