@@ -23,9 +23,25 @@ def _mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     return event
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the moment of writing, not at configuration.
+
+    A logger configured once must keep working when stderr is replaced (test capture,
+    a daemon re-opening its streams)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(fmt: str | None = None, level: str = "info", stream: Any = None) -> None:
     """Set up structlog; ``fmt`` is json, console, or None for console on a TTY."""
-    stream = stream if stream is not None else sys.stderr
+    stream = stream if stream is not None else _CurrentStderr()
     if fmt is None:
         fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"
     renderer: structlog.types.Processor = (

@@ -14,6 +14,20 @@ engineers, CI) can run side by side without touching system-wide state:
 The servers are started once per session by the fixtures in ``tests/servers_fixtures.py``;
 the helpers here (users, APPEND, campaign mails) keep each test independent. Test-side
 IMAP access uses the standard library's ``imaplib``, deliberately not the code under test.
+
+Fixtures: ``dovecot`` (session), ``running_dovecot`` (restarted after the test if it stopped
+it), ``postfix`` (session, delivers to ``dovecot``), ``mail_servers`` (both), ``mail_user`` /
+``new_mail_user(quota="1K")`` (fresh users per test), ``private_pg`` (a cluster to stop and
+start), ``tls_files``. Typical use::
+
+    bounce = dovecot.add_user()                      # the campaign's envelope sender
+    full = dovecot.add_user(quota="1K")              # -> 552 5.2.2 DSN
+    send_campaign_mail(postfix.smtp_port, "gone@" + postfix.domain, key, bounce.address)
+    account = account_config(dovecot, bounce)        # AccountConfig over verified TLS
+    dovecot.fill_maildir(bounce, raws)               # a backlog, without IMAP
+    dovecot.stop(); dovecot.start()                  # a server restart mid-test
+
+Set ``BOUNCER_KEEP_SERVER_LOGS=1`` to keep the servers' directories (logs, mail) after the run.
 """
 
 from __future__ import annotations

@@ -202,3 +202,22 @@ async def test_a_frozen_server_times_out(dovecot: Dovecot, mail_user: MailUser) 
                 process.send_signal(signal.SIGCONT)
     finally:
         await session.logout()
+
+
+async def test_thousands_of_untagged_lines_in_one_response(dovecot: Dovecot, mail_user: MailUser) -> None:
+    # MOVE of 2000 messages answers with 2000 "* n EXPUNGE" lines, arriving in large chunks.
+    dovecot.fill_maildir(mail_user, [simple_mail(f"m{i}") for i in range(2000)])
+    session = await _session(dovecot, mail_user)
+    try:
+        await session.select("INBOX")
+        uids = await session.search_uids(1)
+        assert len(uids) == 2000
+        await session.create_folder("Processed")
+        await session.move(uids, "Processed")
+        assert session.usable
+        assert await session.search_uids(1) == []
+        await session.select("Processed")
+        messages = await session.fetch_messages((await session.search_uids(1))[:250], 10**6)
+        assert len(messages) == 250 and all(b"\r\nSubject: m" in m.raw for m in messages)
+    finally:
+        await session.logout()

@@ -469,3 +469,31 @@ async def test_cancelled_while_idle_still_logs_out(dovecot: Dovecot, mail_user: 
         return bool(lines) and "Logged out" in lines[-1]
 
     await wait_for(logged_out, timeout=5)
+
+
+async def test_a_message_expunged_by_someone_else_mid_batch_is_skipped(dovecot: Dovecot, mail_user: MailUser) -> None:
+    raws = _fill(dovecot, mail_user, 5)
+
+    async def connect_then_expunge(*args: Any, **kwargs: Any) -> ImapSession:
+        session = await open_imap(*args, **kwargs)
+        search = session.search_uids
+
+        async def search_then_someone_deletes(first_uid: int = 1) -> list[int]:
+            uids = await search(first_uid)
+            if uids:  # a person deletes the third message between our SEARCH and FETCH
+                with dovecot.session(mail_user) as other:
+                    other.select("INBOX")
+                    other.uid("STORE", str(uids[2]), "+FLAGS", "(\\Deleted)")
+                    other.expunge()
+            return uids
+
+        session.search_uids = search_then_someone_deletes  # type: ignore[method-assign]
+        return session
+
+    pipeline = MemoryPipeline()
+    watcher = FolderWatcher(
+        account_config(dovecot, mail_user), "INBOX", pipeline, options=FAST, connect=connect_then_expunge
+    )
+    await watcher.run_once()
+    assert [m.raw for m in pipeline.handled] == raws[:2] + raws[3:]
+    assert dovecot.messages(mail_user, "INBOX") == {}

@@ -29,10 +29,10 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email import message_from_bytes
 from email.message import Message
-from email.policy import compat32
 from typing import Literal, NamedTuple
+
+from bouncer.analysis import fastparse
 
 Wrapper = Literal["message/rfc822", "text/rfc822-headers", "attachment", "inline"]
 
@@ -470,7 +470,7 @@ def _body_may_hold_link(copy: bytes) -> bool:
 
 
 def _parse(data: bytes) -> Message:
-    return message_from_bytes(data, policy=compat32)
+    return fastparse.parse(data)
 
 
 def _headers_message(data: bytes) -> Message:

@@ -161,3 +161,14 @@ def test_options_and_version_are_part_of_the_contract() -> None:
     assert contract["kind"] == "bounce"
     assert contract["recipients"][0]["reason"] == "mailboxfull"
     assert contract["recipients"][0]["hard"] is False
+
+
+def test_spanish_out_of_office_is_an_autoreply() -> None:
+    raw = (
+        "From: Lectora <lectora@example.es>\nTo: boletin@example.com\n"
+        "Subject: Fuera de la oficina: Boletín de noviembre\nContent-Type: text/plain; charset=utf-8\n\n"
+        "Estaré fuera de la oficina hasta el lunes.\n"
+    ).encode()
+    result = analyse(raw)
+    assert result.kind is Kind.AUTOREPLY
+    assert result.recipients[0].address == "lectora@example.es"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email.message import Message
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from bouncer.analysis import mime
 from bouncer.analysis.taxonomy import Kind, Reason
 
+HEADER_LIMIT = 4000  # characters of one header field that are read
 BODY_LIMIT = 16 * 1024  # characters of the report's own text that decoders scan
 
 
@@ -28,6 +29,9 @@ class Found:
     reason: Reason | None = None  # set when the format states the reason outright
     feedback_type: str = ""
     temporary: bool = False  # the failure itself was a passing one (4xx), retried until given up
+    # the diagnostic is the report's general text, not words about this recipient: when it
+    # says nothing recognisable, the reason is "undefined" (no words), not "onhold"
+    borrowed: bool = False
 
 
 @dataclass(slots=True)
@@ -83,10 +87,16 @@ _STAGE_WORDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("HELO", ("HELO",), ()),
 )
 _DATA_WORD = re.compile(r"\bDATA\b")
+# A Sendmail transcript where the server's first words ("<<< 554 ...") follow the connection
+# with no command sent: the greeting itself refused the client, the stage of HELO/EHLO.
+_REFUSED_AT_GREETING = re.compile(r"while talking to [^\s:]+:?\s*<<< [45]\d\d", re.I)
 
 
+@lru_cache(maxsize=512)
 def find_command(text: str) -> str:
-    """The SMTP command a failure answered: the latest in the session that the text names."""
+    """The SMTP command a failure answered: the latest in the session that the text names.
+
+    Memoised: decoders and the finishing step ask about the same diagnostic."""
     if not text:
         return ""
     head = text[:4000]
@@ -100,6 +110,8 @@ def find_command(text: str) -> str:
         if command == "RCPT" and "RCPT first" in head:
             return ""
         return command
+    if "talking to" in lowered and _REFUSED_AT_GREETING.search(head):
+        return "EHLO"
     return ""
 
 
@@ -203,7 +215,8 @@ AUTOREPLY_SUBJECT = re.compile(
     r"^(?:auto(?:matic)?[ -]?(?:reply|response|antwort|respuesta|risposta)|auto:|autoreply|"
     r"out of (?:the )?office|ooo\b|away\b|vacation|on vacation|abwesenheit|absence|"
     r"r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica|i am away|i'm away|"
-    r"fuera de la oficina|afwezig|自動応答|自动回复)",
+    r"fuera de la oficina|fuera de oficina|ausencia|ausente|vacaciones|absent|abwesend|assente|"
+    r"afwezig|自動応答|自动回复)",
     re.I,
 )
 
@@ -236,7 +249,8 @@ class Report:
         raw = self.raw_headers.get(name.lower())
         if raw is None:
             return ""
-        return mime.decode_header_value(raw)
+        # a header longer than this is junk for every use here, and patterns run over it
+        return mime.decode_header_value(raw[:HEADER_LIMIT])
 
     @cached_property
     def from_(self) -> str:
@@ -300,6 +314,11 @@ class Report:
         return "\n".join(chunks)[:BODY_LIMIT]
 
     @cached_property
+    def text_lower(self) -> str:
+        """The report's text, lower-cased: for the cheap substring tests of evidence."""
+        return self.text.lower()
+
+    @cached_property
     def text_before_original(self) -> str:
         """The report's text up to the marker where a quoted original begins."""
         text = self.text
@@ -315,7 +334,8 @@ class Report:
             if isinstance(payload, list):
                 for block in payload[:200]:
                     if isinstance(block, Message):
-                        out.append("\n".join(f"{k}: {v}" for k, v in block.items()))
+                        # raw values: folded lines stay folded, parse_fields joins them
+                        out.append("\n".join(f"{k}: {v}" for k, v in block.raw_items()))
                         out.append("")
                         # a block parsed as headers may carry further fields in its "body"
                         extra = block.get_payload()

@@ -42,7 +42,13 @@ _REMOTE_REPLY = re.compile(r"(?<![\d.])[45]\d\d[ -]")
 _GAVE_UP_RETRYING = re.compile(r"retry timeout exceeded|retry time not reached", re.I)
 
 
+_SIGNATURE_WORDS = ("created automatically by mail delivery software", "has not been delivered to all", "frozen")
+
+
 def matches(report: Report) -> bool:
+    head = report.text_lower[:8000]
+    if not any(word in head for word in _SIGNATURE_WORDS):
+        return False  # a substring test first: the pattern is only run on likely texts
     return bool(_SIGNATURE.search(report.text[:8000]))
 
 

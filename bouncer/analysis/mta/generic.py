@@ -25,7 +25,9 @@ BOUNCE_SUBJECT = re.compile(
     r"return(?:ed)? to sender|failure notice|mail delivery failed|non[- ]?remis|unzustellbar|nondeliverable|"
     r"non[- ]?delivery|could not be delivered|could not send|delayed mail|mail failure|failed mail|"
     r"unable to deliver|delivery has failed|message not delivered|warning: message|bounce|rejected|"
-    r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信",
+    r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信|no entregado|"
+    r"no se ha podido entregar|devuelto|entrega fallida|error de entrega|estado de entrega|non distribuibile|"
+    r"não entregue|nao entregue|non délivré|non delivre|impossible de remettre",
     re.I,
 )
 BOUNCE_TEXT = re.compile(
@@ -34,7 +36,9 @@ BOUNCE_TEXT = re.compile(
     r"not be delivered|failed to deliver|returned to sender|following address(?:es)? failed|"
     r"following recipients? (?:failed|could not)|delivery problem|error occurred while|"
     r"message you sent|your message (?:to|was|could)|transcript of session|giving up|"
-    r"requested action not taken|invalid user address|error message below",
+    r"requested action not taken|invalid user address|error message below|"
+    r"no se ha podido entregar|no se pudo entregar|no pudo ser entregado|no ha podido ser entregado|"
+    r"n'a pas pu être remis|konnte nicht zugestellt werden|non è stato possibile recapitare",
     re.I,
 )
 
@@ -113,10 +117,29 @@ _SENTENCE = re.compile(
 # line, its reason after it on the same line
 _LEADING_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]+(\S.{5,})$", re.M)
 
+# A text report naming more recipients than this is read for its first ones only: the bound
+# keeps any input's cost in check (a campaign mail has one recipient per message).
+MAX_RECIPIENTS = 100
+
 # Message-IDs look like addresses: never take one for a recipient.
 _MESSAGE_ID_LINE = re.compile(
     r"^[ \t>]*(?:message-id|in-reply-to|references|content-id)[ \t]*:[ \t]*<([^<>\s]+)>", re.M | re.I
 )
+
+
+_WORDS = re.compile(r"[a-z]{3,}")
+
+
+def _remote_reply_before(text: str, at: int) -> str:
+    """The remote server's reply in a Sendmail session transcript ("<<< 550 ...") when it is
+    the line just before ``at``, followed by a space; else ''."""
+    if at < 6:
+        return ""
+    start = text.rfind("\n", 0, at - 1) + 1
+    line = text[start : at - 1].strip()
+    if line.startswith("<<< ") and line[4:5] in ("4", "5"):
+        return line[4:] + " "
+    return ""
 
 
 def scan(report: Report, text: str) -> list[Found]:
@@ -127,15 +150,17 @@ def scan(report: Report, text: str) -> list[Found]:
     found: dict[str, Found] = {}
 
     def add(address: str, diagnostic: str) -> None:
+        if len(found) >= MAX_RECIPIENTS:
+            return
         a = clean_address(address)
         if not a or a in ignored or (a.startswith(("mailer-daemon@", "postmaster@")) and len(found) > 0):
             return
-        if a in ignored:
-            return
+        known = found.get(a)
+        if known is not None and known.diagnostic:
+            return  # named again: the first mention's words stand
         diag = " ".join(diagnostic.split())
-        if a in found:
-            if not found[a].diagnostic and diag:
-                found[a].diagnostic = diag
+        if known is not None:
+            known.diagnostic = diag
             return
         found[a] = Found(address=a, action="failed", diagnostic=diag)
 
@@ -148,8 +173,9 @@ def scan(report: Report, text: str) -> list[Found]:
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
             if pattern is _SENDMAIL_LINE:
                 # Sendmail states each recipient's failure on its own line; the lines after it
-                # belong to the session transcript of others
-                add(m.group(1), m.group(0))
+                # belong to the session transcript of others. The remote server's reply
+                # ("<<< 501 ...") on the line right before it is what that failure answers.
+                add(m.group(1), _remote_reply_before(text, m.start()) + m.group(0))
                 continue
             segment = text[m.start() : min(end, m.start() + 1500)]
             cut = segment.find("\n\n", len(m.group(0)))
@@ -171,6 +197,8 @@ def scan(report: Report, text: str) -> list[Found]:
         if len(found) == 1 or not item.diagnostic:
             # Many formats put the reason before the address list, or after a heading:
             # with one recipient, the whole report text is its diagnostic.
+            # words of its own besides its address? Then the text is not merely borrowed
+            item.borrowed = not _WORDS.search(item.diagnostic.lower().replace(item.address, " "))
             item.diagnostic = whole
         item.command = find_command(item.diagnostic)
         if not item.command and sendmail_style:
@@ -187,7 +215,9 @@ def from_failed_recipients_header(report: Report) -> list[Found]:
         for piece in failed.split(","):
             a = clean_address(piece)
             if a and all(f.address != a for f in found):
-                found.append(Found(address=a, action="failed", diagnostic=diag, command=find_command(diag)))
+                found.append(
+                    Found(address=a, action="failed", diagnostic=diag, command=find_command(diag), borrowed=True)
+                )
     return found
 
 
@@ -204,8 +234,18 @@ def from_original_to(report: Report) -> list[Found]:
     addresses = {clean_address(piece) for piece in m.group(1).split(",")} - {""}
     if len(addresses) != 1:
         return []
-    # the report said nothing about this recipient: no diagnostic, so no reason is guessed
-    return [Found(address=addresses.pop(), action="failed")]
+    # the report's own text (before the original) is about this one recipient, whose address
+    # it did not repeat: it is the diagnostic
+    diagnostic = " ".join(report.text_before_original.split())[:2000]
+    return [
+        Found(
+            address=addresses.pop(),
+            action="failed",
+            diagnostic=diagnostic,
+            command=find_command(diagnostic),
+            borrowed=True,
+        )
+    ]
 
 
 def decode(report: Report) -> Decoded | None:

@@ -28,7 +28,7 @@ _OWN_WORDS: tuple[tuple[str, Reason], ...] = (
 
 
 def matches(report: Report) -> bool:
-    return bool(_DETAILS.search(report.text[:8000]))
+    return "technical details of" in report.text_lower[:8000] and bool(_DETAILS.search(report.text[:8000]))
 
 
 def decode(report: Report) -> Decoded | None:
@@ -45,6 +45,7 @@ def decode(report: Report) -> Decoded | None:
     for item in recipients:
         item.diagnostic = " ".join(details.split())
         item.action = "delayed" if temporary else "failed"
+        item.temporary = temporary  # Gmail's own heading says whether the failure was a passing one
         for text_, reason in _OWN_WORDS:
             if text_ in lowered:
                 item.reason = reason

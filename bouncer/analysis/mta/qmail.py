@@ -36,6 +36,9 @@ _OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
 
 
 def matches(report: Report) -> bool:
+    head = report.text_lower[:20000]
+    if "qmail-send program" not in head and "below this line is a copy of the message" not in head:
+        return False  # a substring test first: the pattern is only run on likely texts
     return bool(_SIGNATURE.search(report.text[:20000]))
 
 

@@ -34,6 +34,9 @@ _ACTIONS = {
 def matches(report: Report) -> bool:
     if report.has_delivery_status:
         return True
+    lowered = report.text_lower
+    if "final-recipient:" not in lowered and "original-recipient:" not in lowered:
+        return False
     return bool(_INLINE_FIELDS.search(report.text))
 
 
@@ -86,19 +89,18 @@ _PARAGRAPH_SPLIT = re.compile(r"\n[ \t]*\n")
 
 
 def _said_enough(item: Found) -> bool:
-    """A diagnostic, and either the SMTP command or a status specific enough not to need it."""
+    """A diagnostic, and either the SMTP command or a status specific enough that the command
+    cannot change the reason (the classifier asks for the command only under a vague status:
+    none, x.0.0, x.2.0/x.2.1, x.7.x or x.3.x)."""
     if not item.diagnostic:
         return False
     if item.command or find_command(item.diagnostic):
         return True
     status = find_status(item.diagnostic) or item.status
-    return reason_of_status(status) in _DECISIVE
+    return reason_of_status(status) not in _VAGUE
 
 
-# Statuses that settle the reason whatever command they answered.
-_DECISIVE = frozenset({Reason.MAILBOXFULL, Reason.HOSTUNKNOWN, Reason.MESGTOOBIG, Reason.EXCEEDLIMIT,
-                       Reason.SYSTEMFULL, Reason.AUTHFAILURE, Reason.REQUIREPTR, Reason.CONTENTERROR,
-                       Reason.EXPIRED, Reason.DELIVERED})  # fmt: skip
+_VAGUE = frozenset({None, Reason.SECURITYERROR, Reason.SYSTEMERROR, Reason.FILTERED})
 
 
 def supplement_from_text(report: Report, recipients: list[Found]) -> None:
@@ -134,6 +136,12 @@ def supplement_from_text(report: Report, recipients: list[Found]) -> None:
                         end = next_at
             start = lowered.rfind("\n", 0, at) + 1  # from the address's own line
             paragraph = text[start:end][:2000]
+        elif len(recipients) == 1:
+            # the text names the recipient otherwise (an alias, a pipe): with one recipient,
+            # the whole text speaks of it, but only for the SMTP command, never as its words
+            if not item.command:
+                item.command = find_command(item.diagnostic) or find_command(text[:4000])
+            continue
         if not item.diagnostic and paragraph:
             cleaned = " ".join(paragraph.split())
             item.diagnostic = cleaned

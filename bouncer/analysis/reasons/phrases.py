@@ -9,6 +9,7 @@ diagnostic text.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from bouncer.analysis.taxonomy import Reason
 
@@ -102,6 +103,27 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "user not known",
         "user unknown",
         "utilisateur inconnu",
+        "usuario desconocido",
+        "el usuario no existe",
+        "destinatario desconocido",
+        "la dirección no existe",
+        "la direccion no existe",
+        "no existe el buzón",
+        "el buzón no existe",
+        "usuari desconegut",
+        "adresse inconnue",
+        "destinataire inconnu",
+        "adresse introuvable",
+        "benutzer unbekannt",
+        "empfänger unbekannt",
+        "unbekannter empfänger",
+        "postfach nicht vorhanden",
+        "utente sconosciuto",
+        "utente inesistente",
+        "indirizzo inesistente",
+        "usuário desconhecido",
+        "utilizador desconhecido",
+        "destinatário desconhecido",
         "vdeliver: invalid or unknown virtual user",
         "your envelope recipient is in my badrcptto list",
         "no such local user",
@@ -135,6 +157,20 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "account is over quota",
         "account is temporarily over quota",
         "boite du destinataire pleine",
+        "buzón lleno",
+        "buzón está lleno",
+        "bustia plena",
+        "cuota excedida",
+        "boîte aux lettres pleine",
+        "boite aux lettres pleine",
+        "quota dépassé",
+        "postfach voll",
+        "postfach ist voll",
+        "speicherplatz überschritten",
+        "casella piena",
+        "casella di posta piena",
+        "caixa de correio cheia",
+        "caixa postal cheia",
         "delivery failed: over quota",
         "disc quota exceeded",
         "disk quota exceeded",
@@ -259,6 +295,9 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "relaying not allowed",
         "relay prohibited",
         "relay not allowed",
+        # Amazon SES: the relay refuses a sender identity not verified with it
+        "message rejected: email address is not verified",
+        "identities failed the check in region",
     ),
     R.AUTHFAILURE: (
         "//spf.pobox.com",
@@ -337,7 +376,6 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "invalid domain, see <url:",
         "is not a registered gateway user",
         "mail from not owned by user",
-        "message rejected: email address is not verified",
         "mx records for ",
         "null sender is not allowed",
         "recipient addresses rejected : access denied",
@@ -371,6 +409,12 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
     ),
     R.HOSTUNKNOWN: (
         "domain does not exist",
+        "el dominio no existe",
+        "dominio inexistente",
+        "domaine inexistant",
+        "domain existiert nicht",
+        "dominio inesistente",
+        "domínio inexistente",
         "domain is not reachable",
         "domain must exist",
         "host or domain name not found",
@@ -851,45 +895,50 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text[: MATCH_LIMIT * 2]).lower()[:MATCH_LIMIT]
 
 
-_WORD_SPLIT = re.compile(r"[^a-z]+")
 _WORD = re.compile(r"[a-z]+")
 
 
 class _Index:
-    """Plain phrases by a word that must appear whole in any text containing the phrase.
-
-    A word of a phrase with non-letters on both sides inside the phrase ("not" in "user not
-    found") can only occur as a whole word of the text, so the text's words name the few
-    phrases worth testing. A two-word phrase is filed under its first word: phrases are
-    written to start at a word ("user unknown" does not match "superuser unknown"). Phrases
-    without a letter are always tested.
+    """Plain phrases by their first two words (or their one word): a text can only contain a
+    phrase if it contains that pair of words side by side, so the text's word pairs name the
+    few phrases worth testing with ``in``. Phrases are written to start and end at word
+    boundaries ("user unknown" does not match "superuser unknown"). Phrases without a letter
+    are always tested.
     """
 
-    __slots__ = ("always", "by_word")
+    __slots__ = ("always", "by_key")
 
     def __init__(self, tables: dict[Reason, _Table]) -> None:
-        by_word: dict[str, list[tuple[Reason, str]]] = {}
+        by_key: dict[str, list[tuple[Reason, str]]] = {}
         always: list[tuple[Reason, str]] = []
         for reason, table in tables.items():
             for phrase in table.plain:
-                words = _WORD_SPLIT.split(phrase)
-                interior = [w for w in words[1:-1] if w]
-                if interior:
-                    by_word.setdefault(max(interior, key=len), []).append((reason, phrase))
-                elif words[0]:
-                    by_word.setdefault(words[0], []).append((reason, phrase))
+                words = _WORD.findall(phrase)
+                if words:
+                    by_key.setdefault(" ".join(words[:2]), []).append((reason, phrase))
                 else:
                     always.append((reason, phrase))
-        self.by_word = {k: tuple(v) for k, v in by_word.items()}
+        self.by_key = {k: tuple(v) for k, v in by_key.items()}
         self.always = tuple(always)
 
-    def hits(self, text: str, words: set[str]) -> set[Reason]:
+    def hits(self, text: str, keys: set[str]) -> set[Reason]:
         found = {reason for reason, phrase in self.always if phrase in text}
-        for word in words:
-            for reason, phrase in self.by_word.get(word, ()):
-                if reason not in found and phrase in text:
-                    found.add(reason)
+        by_key = self.by_key
+        for key in keys:
+            candidates = by_key.get(key)
+            if candidates:
+                for reason, phrase in candidates:
+                    if reason not in found and phrase in text:
+                        found.add(reason)
         return found
+
+
+def _keys(text: str) -> set[str]:
+    """The words of a text and its pairs of neighbouring words."""
+    words = _WORD.findall(text)
+    keys = set(words)
+    keys.update(f"{a} {b}" for a, b in pairwise(words))
+    return keys
 
 
 _MATCH_INDEX = _Index(MATCHERS)
@@ -902,10 +951,10 @@ class _Said:
     __slots__ = ("answers", "excluded", "hits", "text")
 
     def __init__(self, text: str) -> None:
-        words = set(_WORD.findall(text))
+        keys = _keys(text)
         self.text = text
-        self.hits = _MATCH_INDEX.hits(text, words)
-        self.excluded = _EXCLUDE_INDEX.hits(text, words)
+        self.hits = _MATCH_INDEX.hits(text, keys)
+        self.excluded = _EXCLUDE_INDEX.hits(text, keys)
         self.answers: dict[Reason, bool] = {}
 
     def says(self, reason: Reason) -> bool:

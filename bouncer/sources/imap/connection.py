@@ -381,6 +381,50 @@ class _FetchCommand(aioimaplib.FetchCommand):  # type: ignore[misc]
 # --- connection ----------------------------------------------------------------------
 
 
+class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
+    """aioimaplib's protocol with a loop instead of recursion over the lines of a chunk.
+
+    The original recurses once per line and copies the rest of the chunk each time: a chunk
+    of a few thousand short lines (``* n EXPUNGE`` after a large MOVE, or pushed while idling
+    when someone empties a folder) exceeds Python's recursion limit and kills the connection.
+    The logic is unchanged: the same line handler, literals, and incomplete reads.
+    """
+
+    def _handle_responses(
+        self,
+        data: bytes,
+        line_handler: Callable[[bytes, Any], Any],
+        current_cmd: Any = None,
+    ) -> None:
+        pos = 0
+        while True:
+            if pos >= len(data):
+                if self.pending_sync_command is not None:
+                    self.pending_sync_command.flush()
+                if current_cmd is not None and current_cmd.wait_data():
+                    raise aioimaplib.IncompleteRead(current_cmd)
+                return
+            if current_cmd is not None and current_cmd.wait_literal_data():
+                data, pos = current_cmd.append_literal_data(data[pos:]), 0
+                if current_cmd.wait_literal_data():
+                    raise aioimaplib.IncompleteRead(current_cmd)
+            end = data.find(aioimaplib.CRLF, pos)
+            if end < 0:
+                raise aioimaplib.IncompleteRead(current_cmd, data[pos:])
+            line, pos = data[pos:end], end + len(aioimaplib.CRLF)
+            cmd = line_handler(line, current_cmd)
+            begin_literal = aioimaplib.literal_data_re.match(line)
+            if begin_literal:
+                if cmd is None:
+                    cmd = aioimaplib.Command("NIL", "unused")
+                cmd.begin_literal_data(int(begin_literal.group("size")))
+                current_cmd = cmd
+            elif cmd is not None and cmd.wait_data():
+                current_cmd = cmd
+            else:
+                current_cmd = None
+
+
 class _Client(aioimaplib.IMAP4):  # type: ignore[misc]
     """aioimaplib's client without its own connect: :func:`open_imap` connects step by step."""
 
@@ -392,7 +436,7 @@ class _Client(aioimaplib.IMAP4):  # type: ignore[misc]
         conn_lost_cb: Callable[[Exception | None], None] | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.protocol = aioimaplib.IMAP4ClientProtocol(loop or asyncio.get_running_loop(), conn_lost_cb)
+        self.protocol = _Protocol(loop or asyncio.get_running_loop(), conn_lost_cb)
 
 
 def _keepalive(sock: socket.socket) -> None:
