@@ -75,7 +75,10 @@ class Watcher(Protocol):
         ...
 
     async def drain(self) -> int:
-        """Process what is in the folder now and return; raise BouncerError when it cannot be read."""
+        """Process what is in the folder now and return how many messages it handled.
+
+        Raises when the folder cannot be read; the exception's text is the sentence shown.
+        """
         ...
 
 
