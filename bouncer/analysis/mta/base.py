@@ -186,9 +186,12 @@ _MARKER_WORDS = (
 )  # fmt: skip
 
 
-def _find_original_marker(text: str) -> int:
-    """Offset of the line where a quoted original begins, -1 when there is none."""
-    lowered = text[:BODY_LIMIT].lower()
+def _find_original_marker(text: str, lowered: str | None = None) -> int:
+    """Offset of the line where a quoted original begins, -1 when there is none.
+
+    ``lowered``: ``text[:BODY_LIMIT].lower()`` when the caller already has it."""
+    if lowered is None:
+        lowered = text[:BODY_LIMIT].lower()
     best = -1
     for word in _MARKER_WORDS:
         at = lowered.find(word)
@@ -228,10 +231,8 @@ class Report:
     def raw_headers(self) -> dict[str, str]:
         """The report's own header fields by lower-cased name, first occurrence; one pass
         over the fields instead of one per lookup (Message.get scans them all each time)."""
-        fields: dict[str, str] = {}
-        for name, value in self.msg.raw_items():
-            fields.setdefault(name.lower(), str(value))
-        return fields
+        # built from the last field to the first, so that the first occurrence is what stays
+        return {name.lower(): str(value) for name, value in reversed(self.msg._headers)}  # type: ignore[attr-defined]
 
     def has_header(self, name: str) -> bool:
         return name.lower() in self.raw_headers
@@ -313,8 +314,8 @@ class Report:
     @cached_property
     def text_before_original(self) -> str:
         """The report's text up to the marker where a quoted original begins."""
-        text = self.text
-        cut = _find_original_marker(text)
+        text = self.text  # at most BODY_LIMIT long: text_lower is the lowered text to search
+        cut = _find_original_marker(text, self.text_lower)
         return text[:cut] if cut >= 0 else text
 
     @cached_property
