@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
-from functools import cached_property, lru_cache
+from functools import lru_cache
+from typing import Any, Generic, TypeVar, overload
 
 from bouncer.analysis import mime
 from bouncer.analysis.taxonomy import Kind, Reason
@@ -214,6 +216,34 @@ AUTOREPLY_SUBJECT = re.compile(
     r"afwezig|自動応答|自动回复)",
     re.I,
 )
+
+
+_T = TypeVar("_T")
+
+
+class cached_property(Generic[_T]):
+    """``functools.cached_property`` without its lock.
+
+    Python 3.11's takes one class-wide lock on every first access, which costs more than
+    many of the values computed here; a report is read by one thread only.
+    """
+
+    __slots__ = ("func", "name")
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.name = func.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> cached_property[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> _T | cached_property[_T]:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.name] = value  # later reads find it there, not here
+        return value
 
 
 class Report:
