@@ -69,10 +69,16 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
             hint=hint,
         )
     )
+    if reason is Reason.ONHOLD and found.borrowed and not status and not reply_code:
+        # the report's general text, no code, nothing recognisable: nothing was said about
+        # this recipient itself (Sisimai: no diagnosis is "undefined", unread words "onhold")
+        reason = Reason.UNDEFINED
     if reason in _NO_STATUS:
         status, reply_code = "", ""
     elif not status:
-        temporary = found.temporary or reply_code.startswith("4") or (not reply_code and found.action == "delayed")
+        # Sisimai's rule: permanent unless the failure's own codes (or the decoder) say passing
+        # (no status code was found in the diagnostic either, or it would be the status)
+        temporary = found.temporary or reply_code.startswith("4")
         status = pseudo_status(reason, temporary)
     if reply_code and status and reply_code[0] != status[0]:
         reply_code = ""

@@ -222,3 +222,110 @@ def test_fml_list_manager_refusing_a_non_members_post() -> None:
     assert result.mail_system == "fml"
     (r,) = result.recipients
     assert (r.address, r.reason, r.hard) == ("news@lists.example.org", Reason.REJECTED, False)
+
+
+def test_a_delay_without_any_code_gets_a_permanent_pseudo_status() -> None:
+    # Sisimai's rule: the class of a derived status is 4 only when the failure's own codes
+    # say it was a passing one; "still retrying" alone does not.
+    raw = text_bounce(
+        "    Hi!\n\n    This is the MAILER-DAEMON, please DO NOT REPLY to this e-mail.\n\n"
+        "    A message is delayed for more than 10 minutes for the following\n    list of recipients:\n\n"
+        "reader@example.org: Network error on destination MXs\n\n"
+        "    Please note that this is only a temporary failure report.\n",
+        Subject="Delivery status notification: delayed",
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.action, r.reason, r.status) == ("delayed", Reason.NETWORKERROR, "5.0.944")
+
+
+def test_a_4xx_reply_without_a_status_makes_the_pseudo_status_temporary() -> None:
+    raw = text_bounce(
+        "This message was created automatically by mail delivery system.\n\n"
+        "THIS IS A WARNING MESSAGE ONLY.\n\nYOU DO NOT NEED TO RESEND YOUR MESSAGE.\n\n"
+        "----- The following addresses had fatal errors -----\n"
+        "[Status: Error, Address: <reader@example.org>, ResponseCode 421, , Host not reachable.]\n",
+        Subject="Warning: could not send message",
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.reply_code, r.status) == ("421", "4.0.947")
+
+
+def test_sendmail_transcript_reply_before_a_recipient_line_is_its_diagnostic() -> None:
+    raw = text_bounce(
+        "   ----- Transcript of session follows -----\n"
+        "While talking to mx.example.org:\n>>> MAIL From:<sender@example.com>\n"
+        "<<< 501 <sender@example.com>... no access from mail server [192.0.2.5]\n"
+        "554 <reader@example.org>... Remote protocol error\n"
+        "While talking to mx.example.edu:\n>>> RCPT To:<gone@example.edu>\n"
+        "<<< 550 <gone@example.edu>... User unknown\n550 <gone@example.edu>... User unknown\n",
+        Subject="Returned mail: Remote protocol error",
+    )
+    got = {r.address: r for r in analyse(raw).recipients}
+    assert got["reader@example.org"].diagnostic.startswith("501 <sender@example.com>... no access from mail server")
+    assert got["reader@example.org"].reason is Reason.BLOCKED
+    assert got["gone@example.edu"].reason is Reason.USERUNKNOWN
+
+
+def test_sendmail_greeting_refused_before_any_command_is_a_block() -> None:
+    raw = (
+        b"From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\nTo: sender@example.com\n"
+        b"Subject: Returned mail: Service unavailable\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="S"\n\n'
+        b"--S\nContent-Type: text/plain\n\n   ----- Transcript of session follows -----\n"
+        b"... while talking to mx1.example.org.:\n<<< 554 IP=192.0.2.9 - A problem occurred.\n"
+        b"554 5.0.0 Service unavailable\n\n"
+        b"--S\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+        b"Final-Recipient: rfc822; alias@example.org\nAction: failed\nStatus: 5.5.0\n"
+        b"Diagnostic-Code: SMTP; 554 IP=192.0.2.9 - A problem occurred.\n\n--S--\n"
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.reason, r.status, r.hard) == (Reason.BLOCKED, "5.5.0", False)
+
+
+def test_a_report_naming_no_recipient_speaks_of_the_originals_one_to_address() -> None:
+    raw = text_bounce(
+        "Message could not be delivered to mobile.\nError: No valid recipients for this MM\n\n\n"
+        "Original Message:\nFrom: sender@example.com\nTo: 5550100@vzwpix.com\nSubject: hi\n",
+        Subject="Undeliverable Message",
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.address, r.reason, r.hard) == ("5550100@vzwpix.com", Reason.USERUNKNOWN, True)
+    assert "No valid recipients" in r.diagnostic
+
+
+def test_a_report_saying_nothing_about_its_recipient_is_undefined_not_onhold() -> None:
+    raw = text_bounce(
+        "This is an automatically generated Delivery Status Notification.\n\n"
+        "Delivery to the following recipients failed permanently:\n\n   * reader@example.org\n",
+        Subject="Delivery Status Notification (Failure)",
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.reason, r.status, r.hard) == (Reason.UNDEFINED, "5.0.900", False)
+
+
+def test_a_text_format_recipient_takes_the_status_of_an_unaddressed_report_block() -> None:
+    raw = (
+        b"From: Mail Delivery System <Mailer-Daemon@mx.example.net>\nTo: sender@example.com\n"
+        b"Subject: Mail delivery failed: returning message to sender\nX-Failed-Recipients: box@example.net\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="E"\n\n'
+        b"--E\nContent-Type: text/plain\n\n"
+        b"This message was created automatically by mail delivery software.\n\n"
+        b"A message that you sent could not be delivered to one or more of its\n"
+        b"recipients. This is a permanent error. The following address(es) failed:\n\n"
+        b"  save to /var/mail/box\n    generated by box@example.net\n"
+        b"    mailbox is full: retry timeout exceeded\n\n"
+        b"--E\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+        b"Action: failed\nFinal-Recipient: rfc822;/var/mail/box\nStatus: 5.0.0\n\n--E--\n"
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.address, r.reason, r.status) == ("box@example.net", Reason.MAILBOXFULL, "5.0.0")
+
+
+def test_a_recipients_own_unrecognised_words_are_onhold() -> None:
+    raw = text_bounce(
+        "Sorry, we were unable to deliver your message to the following address.\n\n"
+        "<reader@example.org>:\nThe frobnicator declined this one.\n",
+        Subject="Failure Notice",
+    )
+    (r,) = analyse(raw).recipients
+    assert (r.reason, r.status) == (Reason.ONHOLD, "5.0.901")

@@ -54,6 +54,9 @@ def test_pseudo_status_follows_the_reason_when_the_report_has_none() -> None:
     assert pseudo_status(R.USERUNKNOWN, temporary=False) == "5.0.911"
     assert pseudo_status(R.MAILBOXFULL, temporary=True) == "4.0.922"
     assert pseudo_status(R.USERUNKNOWN, temporary=True) == "5.0.911"  # never a passing unknown user
+    assert pseudo_status(R.FILTERED, temporary=False) == "5.0.910"
+    assert pseudo_status(R.FILTERED, temporary=True) == "4.0.924"  # a passing filter has its own number
+    assert pseudo_status(R.EXPIRED, temporary=False) == "5.0.947"
 
 
 @pytest.mark.parametrize(
@@ -144,6 +147,18 @@ def test_hard_only_when_the_address_itself_is_bad(reason: Reason, status: str, h
         ("eu-smtp-inbound-1.mimecast.com", "", "554 host network not allowed", R.POLICYVIOLATION),
         ("", "", "550 invalid recipient - https://community.mimecast.com/docs", R.USERUNKNOWN),
         ("mfsmax.docomo.ne.jp", "", "550 unknown user x@docomo.ne.jp (in reply to end of data command)", R.REJECTED),
+        (
+            "",
+            "vtext.com",
+            "message could not be delivered to mobile. error: no valid recipients for this mm",
+            R.USERUNKNOWN,
+        ),
+        (
+            "omr-m01.mx.aol.com",
+            "",
+            "name service error for name=x.example type=mx: malformed or unexpected name server reply",
+            R.NOTACCEPT,
+        ),
     ],
 )
 def test_provider_tables_by_host_domain_or_sign(remote: str, domain: str, diagnostic: str, reason: Reason) -> None:
@@ -153,6 +168,19 @@ def test_provider_tables_by_host_domain_or_sign(remote: str, domain: str, diagno
 def test_kddi_tells_a_missing_mailbox_from_a_recipients_filter() -> None:
     assert reason_from_provider("", "5.0.0", "550 <x@ezweb.ne.jp>: user unknown", "ezweb.ne.jp") is R.USERUNKNOWN
     assert reason_from_provider("", "5.0.0", "550 : user unknown", "ezweb.ne.jp") is R.FILTERED
+    notice = "each of the following recipients was rejected by a remote mail server."
+    assert reason_from_provider("", "", f"<x@ezweb.ne.jp> {notice}", "ezweb.ne.jp") is R.FILTERED
+    # with the server's reply quoted after the notice, the reply decides
+    quoted = f"{notice} <<< 550 <x@ezweb.ne.jp>... user unknown"
+    assert reason_from_provider("", "", quoted, "ezweb.ne.jp") is not R.FILTERED
+
+
+def test_amazon_ses_refusing_an_unverified_sender_identity_is_norelaying() -> None:
+    text = (
+        "554 Message rejected: Email address is not verified. "
+        "The following identities failed the check in region EU-WEST-1: a@example.com"
+    )
+    assert classify(Evidence(status="5.0.0", diagnostic=text, reply_code="554")) is R.NORELAYING
 
 
 def test_apple_and_messagelabs_sentences() -> None:

@@ -26,7 +26,8 @@ from bouncer.analysis.mta import (
     unsubscribe,
     wrapped,
 )
-from bouncer.analysis.mta.base import Decoded, Report
+from bouncer.analysis.mta.base import Decoded, Report, parse_fields
+from bouncer.analysis.reasons.status import find_status
 
 # Structure first: a feedback report, a notification in JSON, a delivery-status part.
 STRUCTURED: tuple[ModuleType, ...] = (arf, unsubscribe, amazonses, rfc3464, wrapped)
@@ -44,5 +45,20 @@ def dispatch(report: Report) -> Decoded | None:
             continue
         decoded: Decoded | None = module.decode(report)
         if decoded is not None and (decoded.recipients or decoded.kind is not None):
+            if module in TEXT_FORMATS and report.has_delivery_status:
+                _status_from_unaddressed_report(report, decoded)
             return decoded
     return None
+
+
+def _status_from_unaddressed_report(report: Report, decoded: Decoded) -> None:
+    """A delivery-status part whose one recipient block names no address the text decoder
+    could use (Exim's "Final-Recipient: rfc822;/var/mail/box" for a file delivery) still
+    states the real Status: it applies to the one recipient the text names, and beats
+    any status derived from the reason."""
+    if len(decoded.recipients) != 1 or decoded.recipients[0].status:
+        return
+    blocks = parse_fields(report.delivery_status_text)
+    statuses = [status for block in blocks if (status := find_status(block.get("status", "")))]
+    if len(statuses) == 1:
+        decoded.recipients[0].status = statuses[0]

@@ -31,6 +31,9 @@ class Found:
     reason: Reason | None = None  # set when the format states the reason outright
     feedback_type: str = ""
     temporary: bool = False  # the failure itself was a passing one (4xx), retried until given up
+    # the diagnostic is the report's general text, not words about this recipient: when it
+    # says nothing recognisable, the reason is "undefined" (no words), not "onhold"
+    borrowed: bool = False
 
 
 @dataclass(slots=True)
@@ -86,6 +89,9 @@ _STAGE_WORDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("HELO", ("HELO",), ()),
 )
 _DATA_WORD = re.compile(r"\bDATA\b")
+# A Sendmail transcript where the server's first words ("<<< 554 ...") follow the connection
+# with no command sent: the greeting itself refused the client, the stage of HELO/EHLO.
+_REFUSED_AT_GREETING = re.compile(r"while talking to [^\s:]+:?\s*<<< [45]\d\d", re.I)
 
 
 @lru_cache(maxsize=512)
@@ -106,6 +112,8 @@ def find_command(text: str) -> str:
         if command == "RCPT" and "RCPT first" in head:
             return ""
         return command
+    if "talking to" in lowered and _REFUSED_AT_GREETING.search(head):
+        return "EHLO"
     return ""
 
 

@@ -127,6 +127,21 @@ _MESSAGE_ID_LINE = re.compile(
 )
 
 
+_WORDS = re.compile(r"[a-z]{3,}")
+
+
+def _remote_reply_before(text: str, at: int) -> str:
+    """The remote server's reply in a Sendmail session transcript ("<<< 550 ...") when it is
+    the line just before ``at``, followed by a space; else ''."""
+    if at < 6:
+        return ""
+    start = text.rfind("\n", 0, at - 1) + 1
+    line = text[start : at - 1].strip()
+    if line.startswith("<<< ") and line[4:5] in ("4", "5"):
+        return line[4:] + " "
+    return ""
+
+
 def scan(report: Report, text: str) -> list[Found]:
     # An address the text sets apart as a recipient counts even when it is the report's own
     # To: (people do mail themselves); only the sender of the report is never a recipient.
@@ -158,8 +173,9 @@ def scan(report: Report, text: str) -> list[Found]:
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
             if pattern is _SENDMAIL_LINE:
                 # Sendmail states each recipient's failure on its own line; the lines after it
-                # belong to the session transcript of others
-                add(m.group(1), m.group(0))
+                # belong to the session transcript of others. The remote server's reply
+                # ("<<< 501 ...") on the line right before it is what that failure answers.
+                add(m.group(1), _remote_reply_before(text, m.start()) + m.group(0))
                 continue
             segment = text[m.start() : min(end, m.start() + 1500)]
             cut = segment.find("\n\n", len(m.group(0)))
@@ -181,6 +197,8 @@ def scan(report: Report, text: str) -> list[Found]:
         if len(found) == 1 or not item.diagnostic:
             # Many formats put the reason before the address list, or after a heading:
             # with one recipient, the whole report text is its diagnostic.
+            # words of its own besides its address? Then the text is not merely borrowed
+            item.borrowed = not _WORDS.search(item.diagnostic.lower().replace(item.address, " "))
             item.diagnostic = whole
         item.command = find_command(item.diagnostic)
         if not item.command and sendmail_style:
@@ -197,7 +215,9 @@ def from_failed_recipients_header(report: Report) -> list[Found]:
         for piece in failed.split(","):
             a = clean_address(piece)
             if a and all(f.address != a for f in found):
-                found.append(Found(address=a, action="failed", diagnostic=diag, command=find_command(diag)))
+                found.append(
+                    Found(address=a, action="failed", diagnostic=diag, command=find_command(diag), borrowed=True)
+                )
     return found
 
 
@@ -214,8 +234,18 @@ def from_original_to(report: Report) -> list[Found]:
     addresses = {clean_address(piece) for piece in m.group(1).split(",")} - {""}
     if len(addresses) != 1:
         return []
-    # the report said nothing about this recipient: no diagnostic, so no reason is guessed
-    return [Found(address=addresses.pop(), action="failed")]
+    # the report's own text (before the original) is about this one recipient, whose address
+    # it did not repeat: it is the diagnostic
+    diagnostic = " ".join(report.text_before_original.split())[:2000]
+    return [
+        Found(
+            address=addresses.pop(),
+            action="failed",
+            diagnostic=diagnostic,
+            command=find_command(diagnostic),
+            borrowed=True,
+        )
+    ]
 
 
 def decode(report: Report) -> Decoded | None:

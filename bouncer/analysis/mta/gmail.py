@@ -45,6 +45,7 @@ def decode(report: Report) -> Decoded | None:
     for item in recipients:
         item.diagnostic = " ".join(details.split())
         item.action = "delayed" if temporary else "failed"
+        item.temporary = temporary  # Gmail's own heading says whether the failure was a passing one
         for text_, reason in _OWN_WORDS:
             if text_ in lowered:
                 item.reason = reason

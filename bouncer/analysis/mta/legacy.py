@@ -60,6 +60,8 @@ OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
     (re.compile(r"Could not deliver for the last \d+ seconds", re.I), R.EXPIRED),
     (re.compile(r"THIS IS A WARNING MESSAGE ONLY", re.I), R.EXPIRED),
 )
+# Zoho writes the remote server's reply as "[Status: Error, Address: <a@b>, ResponseCode 421, ...]"
+_RESPONSE_CODE = re.compile(r"\bResponseCode ([245]\d\d)\b")
 _DELAY = re.compile(r"THIS IS A WARNING MESSAGE ONLY|is delayed for more than|temporary failure report", re.I)
 
 
@@ -99,6 +101,9 @@ def decode(report: Report) -> Decoded | None:
     for item in recipients:
         if delayed:
             item.action = "delayed"
+        code = _RESPONSE_CODE.search(item.diagnostic) if "ResponseCode" in item.diagnostic else None
+        if code and not item.reply_code:
+            item.reply_code = code.group(1)
         # remote servers' own words (an SMTP reply in the text) are more precise than ours
         if re.search(r"\b[45]\d\d[ -]", item.diagnostic):
             continue

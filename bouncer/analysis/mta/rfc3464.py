@@ -136,6 +136,12 @@ def supplement_from_text(report: Report, recipients: list[Found]) -> None:
                         end = next_at
             start = lowered.rfind("\n", 0, at) + 1  # from the address's own line
             paragraph = text[start:end][:2000]
+        elif len(recipients) == 1:
+            # the text names the recipient otherwise (an alias, a pipe): with one recipient,
+            # the whole text speaks of it, but only for the SMTP command, never as its words
+            if not item.command:
+                item.command = find_command(item.diagnostic) or find_command(text[:4000])
+            continue
         if not item.diagnostic and paragraph:
             cleaned = " ".join(paragraph.split())
             item.diagnostic = cleaned

@@ -295,6 +295,9 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "relaying not allowed",
         "relay prohibited",
         "relay not allowed",
+        # Amazon SES: the relay refuses a sender identity not verified with it
+        "message rejected: email address is not verified",
+        "identities failed the check in region",
     ),
     R.AUTHFAILURE: (
         "//spf.pobox.com",
@@ -373,7 +376,6 @@ PHRASES: dict[Reason, tuple[str, ...]] = {
         "invalid domain, see <url:",
         "is not a registered gateway user",
         "mail from not owned by user",
-        "message rejected: email address is not verified",
         "mx records for ",
         "null sender is not allowed",
         "recipient addresses rejected : access denied",

@@ -120,7 +120,9 @@ STATUS_REASON: dict[str, Reason] = {
 }
 
 # When a report carries no status at all, a status is derived from the reason decided, so
-# that every failed recipient has one: x.0.9nn, the convention Sisimai uses.
+# that every failed recipient has one: x.0.9nn, the convention Sisimai uses
+# (Sisimai::SMTP::Status->code). The class is 5 unless the failure is known to be a passing
+# one (see ``pseudo_status``).
 _PSEUDO_PERMANENT: dict[Reason, str] = {
     R.AUTHFAILURE: "5.0.972",
     R.BADREPUTATION: "5.0.975",
@@ -155,21 +157,33 @@ _PSEUDO_PERMANENT: dict[Reason, str] = {
     R.USERUNKNOWN: "5.0.911",
     R.VIRUSDETECTED: "5.0.971",
 }
-# Temporary failures keep the same detail with a 4 class, for the reasons that can be passing.
-_TEMPORARY_OK = frozenset(
-    {
-        R.AUTHFAILURE, R.BADREPUTATION, R.BLOCKED, R.CONTENTERROR, R.EXPIRED, R.FILTERED,
-        R.MAILBOXFULL, R.NETWORKERROR, R.NOTACCEPT, R.ONHOLD, R.REJECTED, R.SECURITYERROR,
-        R.SPAMDETECTED, R.SPEEDING, R.SYSTEMERROR, R.SYSTEMFULL, R.TOOMANYCONN, R.UNDEFINED,
-    }
-)  # fmt: skip
+# A passing failure keeps the 5.0.9nn detail with a 4 class, except a filter's, which has its
+# own temporary number; reasons that cannot be passing (userunknown, hostunknown, suspend,
+# hasmoved, mesgtoobig, ...) keep their permanent code even then.
+_PSEUDO_TEMPORARY: dict[Reason, str] = {
+    **{
+        reason: "4" + _PSEUDO_PERMANENT[reason][1:]
+        for reason in (
+            R.AUTHFAILURE, R.BADREPUTATION, R.BLOCKED, R.CONTENTERROR, R.EXPIRED, R.MAILBOXFULL,
+            R.NETWORKERROR, R.NOTACCEPT, R.ONHOLD, R.REJECTED, R.SECURITYERROR, R.SPAMDETECTED,
+            R.SPEEDING, R.SYSTEMERROR, R.SYSTEMFULL, R.TOOMANYCONN, R.UNDEFINED,
+        )
+    },
+    R.FILTERED: "4.0.924",
+}  # fmt: skip
 
 
 def pseudo_status(reason: Reason, temporary: bool) -> str:
-    code = _PSEUDO_PERMANENT.get(reason, "")
-    if code and temporary and reason in _TEMPORARY_OK:
-        return "4" + code[1:]
-    return code
+    """The x.0.9nn status for a recipient whose report gave none.
+
+    ``temporary`` must come from the failure's own codes or the decoder's explicit word (a
+    4xx reply, a 4.x.x code in the diagnostic, Gmail's "temporary failure" heading, Exim's
+    retries running out on a passing error); a report that merely says it is still
+    retrying (``Action: delayed``) does not make the failure itself a passing one.
+    """
+    if temporary and reason in _PSEUDO_TEMPORARY:
+        return _PSEUDO_TEMPORARY[reason]
+    return _PSEUDO_PERMANENT.get(reason, "")
 
 
 def reason_of_status(status: str) -> Reason | None:

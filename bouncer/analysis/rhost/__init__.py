@@ -23,13 +23,14 @@ from bouncer.analysis.rhost import (
     nttdocomo,
     spectrum,
     tencent,
+    verizon,
     yahoo,
 )
 from bouncer.analysis.taxonomy import Reason
 
 PROVIDERS: tuple[ModuleType, ...] = (
     google, microsoft, yahoo, apple, franceptt, godaddy, tencent, mimecast, messagelabs, cox, spectrum,
-    nttdocomo, kddi,
+    nttdocomo, kddi, verizon,
 )  # fmt: skip
 
 

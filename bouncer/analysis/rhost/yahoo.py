@@ -39,6 +39,9 @@ _TEXTS: tuple[tuple[str, Reason], ...] = (
     ("user is receiving mail too quickly", R.SPEEDING),
     ("max message per connection reached", R.TOOMANYCONN),
     ("ptr record", R.REQUIREPTR),
+    # their outbound relays' DNS verdicts on the recipient's domain
+    ("type=mx: malformed or unexpected name server reply", R.NOTACCEPT),
+    ("host or domain name not found", R.HOSTUNKNOWN),
 )
 
 
