@@ -916,7 +916,7 @@ class _Index:
     are always tested.
     """
 
-    __slots__ = ("always", "by_key")
+    __slots__ = ("always", "by_key", "key_set")
 
     def __init__(self, tables: dict[Reason, _Table]) -> None:
         by_key: dict[str, list[tuple[Reason, str]]] = {}
@@ -929,17 +929,16 @@ class _Index:
                 else:
                     always.append((reason, phrase))
         self.by_key = {k: tuple(v) for k, v in by_key.items()}
+        self.key_set = frozenset(self.by_key)
         self.always = tuple(always)
 
     def hits(self, text: str, keys: set[str]) -> set[Reason]:
         found = {reason for reason, phrase in self.always if phrase in text}
         by_key = self.by_key
-        for key in keys:
-            candidates = by_key.get(key)
-            if candidates:
-                for reason, phrase in candidates:
-                    if reason not in found and phrase in text:
-                        found.add(reason)
+        for key in keys & self.key_set:  # the text's keys that name phrases, found in C
+            for reason, phrase in by_key[key]:
+                if reason not in found and phrase in text:
+                    found.add(reason)
         return found
 
 
@@ -947,12 +946,17 @@ def _keys(text: str) -> set[str]:
     """The words of a text and its pairs of neighbouring words."""
     words = _WORD.findall(text)
     keys = set(words)
-    keys.update(f"{a} {b}" for a, b in pairwise(words))
+    # only the pairs an index can name: those whose first word starts a two-word key
+    keys.update(f"{a} {b}" for a, b in pairwise(words) if a in _PAIR_STARTS)
     return keys
 
 
 _MATCH_INDEX = _Index(MATCHERS)
 _EXCLUDE_INDEX = _Index(EXCLUDERS)
+# First words of the two-word keys of both indices (see _keys).
+_PAIR_STARTS = frozenset(
+    key.split(" ", 1)[0] for index in (_MATCH_INDEX, _EXCLUDE_INDEX) for key in index.by_key if " " in key
+)
 
 
 class _Said:
