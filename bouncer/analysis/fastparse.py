@@ -44,7 +44,7 @@ from email.policy import compat32
 from email.utils import unquote
 from typing import Final
 
-__all__ = ["MAX_DEPTH", "MAX_MESSAGES", "parse", "parse_fast"]
+__all__ = ["MAX_DEPTH", "MAX_MESSAGES", "content_type", "header", "parse", "parse_fast"]
 
 # FeedParser itself has no limits (it only recurses); beyond these we let it do the work,
 # so a hostile message costs the stdlib's price, never more and never a different result.
@@ -295,6 +295,31 @@ class _Parser:
             if candidate < 0:
                 return None
             candidate += 1
+
+
+def content_type(msg: Message) -> str:
+    """``msg.get_content_type()``, without its generic header lookup for the usual case.
+
+    For any compat32 message, not only those parsed here: the analysis asks every part's
+    type several times, and ``get_content_type()`` lower-cases every header name each time.
+    """
+    return _content_type(msg)
+
+
+def header(msg: Message, lower_name: str) -> str | None:
+    """``msg.get(lower_name)`` as a string, for a lower-case name; ``None`` when absent.
+
+    The first field of that name, as compat32 hands it out: an ASCII value as stored; a
+    value holding undecodable bytes (which compat32 turns into a ``Header``) is left to
+    ``Message.get`` and ``str()``, so the result is the same either way.
+    """
+    size = len(lower_name)
+    for name, value in msg._headers:  # type: ignore[attr-defined]
+        if len(name) == size and name.lower() == lower_name:
+            if isinstance(value, str) and value.isascii():
+                return value
+            return str(msg.get(lower_name))
+    return None
 
 
 def _content_type(msg: Message) -> str:

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from email.header import decode_header
 from email.message import Message
 
+from bouncer.analysis.fastparse import content_type
+from bouncer.analysis.fastparse import header as _first_header
+
 MAX_DEPTH = 8  # nested message/rfc822 or multipart levels we descend into
 MAX_PARTS = 120  # parts visited per message
 TEXT_LIMIT = 24 * 1024  # bytes of one text part we decode and scan
@@ -27,7 +30,7 @@ def walk(msg: Message, *, into_rfc822: bool = False) -> Iterator[tuple[Message, 
     while stack and seen < MAX_PARTS:
         part, depth = stack.pop()
         seen += 1
-        ctype = part.get_content_type()
+        ctype = content_type(part)  # get_content_type(), without its slow generic lookup
         yield part, depth, ctype
         if depth >= MAX_DEPTH:
             continue
@@ -46,7 +49,7 @@ _CHARSET_RE = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.I)
 
 def charset_of(part: Message) -> str:
     # a plain search of the header: Message.get_param is slow, and this runs for every part
-    m = _CHARSET_RE.search(str(part.get("Content-Type", "")))
+    m = _CHARSET_RE.search(_first_header(part, "content-type") or "")
     name = (m.group(1) if m else "latin-1").lower()
     name = _CHARSET_ALIASES.get(name, name)
     try:
@@ -56,8 +59,21 @@ def charset_of(part: Message) -> str:
     return name
 
 
+# Transfer encodings get_payload(decode=True) undoes (compares the lower-cased value unstripped).
+_CODED = frozenset({"quoted-printable", "base64", "x-uuencode", "uuencode", "uue", "x-uue"})
+
+
 def part_bytes(part: Message, limit: int = TEXT_LIMIT) -> bytes:
     """The decoded body of a leaf part (transfer encoding undone), at most ``limit`` bytes."""
+    raw = getattr(part, "_payload", None)
+    if isinstance(raw, str) and (_first_header(part, "content-transfer-encoding") or "").lower() not in _CODED:
+        # What get_payload(decode=True) gives for a text payload without a transfer encoding
+        # to undo (the text's bytes), without its full copies of the body (a surrogate test
+        # by encoding it all, then the encoding itself): only the prefix we keep is encoded.
+        try:
+            return raw[:limit].encode("ascii", "surrogateescape")
+        except UnicodeEncodeError:
+            pass  # text that did not come from bytes: the library's own way
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # a broken transfer encoding: fall back to the raw text

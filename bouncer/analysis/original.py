@@ -67,6 +67,10 @@ _EVIDENCE = re.compile(
     rb"|x-mailer|authentication-results|delivered-to|x-originating-ip|content-transfer-encoding)[ \t]*:",
     re.MULTILINE | re.IGNORECASE,
 )
+# The same, case-sensitive, for a search of b"\n" + data.lower(): a pattern that starts with a
+# literal is searched at C speed, where the case-blind, line-anchored one tries every byte.
+# A match's start is the offset in ``data`` of the line it found.
+_EVIDENCE_AFTER_LF = re.compile(b"\n" + _EVIDENCE.pattern[1:])
 # A header line: a field name and a colon ("Received:from x" is seen too), but not a URL.
 _EVIDENCE_NAMES = frozenset(
     {"received", "message-id", "return-path", "x-camptrackid", "list-unsubscribe", "dkim-signature"}
@@ -80,6 +84,9 @@ _MAYBE_WIDE = re.compile(r"utf-?(?:16|32|7)|ucs|ebcdic|ibm|cp\d", re.IGNORECASE)
 # Transfer encodings that can hide a link from a plain byte search.
 _QP_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*quoted-printable", re.IGNORECASE | re.MULTILINE)
 _B64_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*base64", re.IGNORECASE | re.MULTILINE)
+# The same two, for b"\n" + data.lower() (see _EVIDENCE_AFTER_LF).
+_QP_CTE_AFTER_LF = re.compile(b"\n" + _QP_CTE.pattern[1:])
+_B64_CTE_AFTER_LF = re.compile(b"\n" + _B64_CTE.pattern[1:])
 _B64_RUN = re.compile(rb"(?:^[A-Za-z0-9+/=]{16,}\r?\n){2,}", re.MULTILINE)
 
 _ANGLE_ADDR = re.compile(r"<[^<>\s]+>")
@@ -250,22 +257,23 @@ def find_header_block(data: bytes) -> int | None:
     The block must have at least two header lines, one of them an evidence header; the block
     starts at its first header line (continuation lines above it belong to something else).
     """
+    lowered = b"\n" + data.lower()  # offsets in it are those of data, plus one
     pos = 0
     for _ in range(50):
-        match = _EVIDENCE.search(data, pos)
+        match = _EVIDENCE_AFTER_LF.search(lowered, pos)  # _EVIDENCE.search(data, pos)
         if match is None:
             return None
         start = _block_start(data, match.start())
         count, end = _count_header_lines(data, start, enough=2)
         if count >= 2:
             return start
-        pos = max(end, match.end())
+        pos = max(end, match.end() - 1)
     return None
 
 
 def message_id(original: Message) -> str | None:
     """The original's Message-ID, unfolded."""
-    value = original.get("Message-ID")
+    value = fastparse.header(original, "message-id")  # original.get("Message-ID"), faster
     if value is None:
         return None
     text = " ".join(str(value).split())
@@ -396,7 +404,14 @@ def _searchable(found: _Part, data: bytes) -> bytes:
     """``data`` re-encoded as UTF-8 when its charset does not write ASCII as ASCII bytes."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a UTF-16 byte order mark, whatever the label
         return data.decode("utf-16", "replace").encode("utf-8", "replace")
-    if not _MAYBE_WIDE.search(found.headers.get("content-type", "")):
+    content_type = found.headers.get("content-type", "")
+    if content_type.isascii():
+        # The case-blind regex costs a microsecond a part; it cannot match without one of
+        # these (for ASCII text, where case-blindness is plain lower-casing).
+        lowered = content_type.lower()
+        if not ("cp" in lowered or "utf" in lowered or "ucs" in lowered or "ibm" in lowered or "ebcdic" in lowered):
+            return data
+    if not _MAYBE_WIDE.search(content_type):
         return data  # the common case, decided without parsing parameters
     try:
         charset = found.message.get_param("charset")
@@ -458,9 +473,10 @@ def _body_may_hold_link(copy: bytes) -> bool:
     """Whether an inline copy's body must be parsed to read its links (cheap byte checks)."""
     if b"dentifier" in copy:
         return True
-    if _QP_CTE.search(copy) and b"dentifier" in _qp_decode(copy):
+    lowered = b"\n" + copy.lower()
+    if _QP_CTE_AFTER_LF.search(lowered) and b"dentifier" in _qp_decode(copy):
         return True
-    if _B64_CTE.search(copy):
+    if _B64_CTE_AFTER_LF.search(lowered):
         for run in _B64_RUN.finditer(copy):
             decoded = _b64_decode(run.group(0).decode("ascii"))
             # A NUL: UTF-16 or UTF-32 text, which only a decode by charset can search.
@@ -481,6 +497,7 @@ def _headers_message(data: bytes) -> Message:
     """
     msg = Message()
     text = data.decode("ascii", "surrogateescape")
+    headers: list[tuple[str, str]] = []  # what msg[name] = value appends under compat32
     name: str | None = None
     value: list[str] = []
     position = 0
@@ -493,14 +510,15 @@ def _headers_message(data: bytes) -> Message:
             value.append(stripped)
             continue
         if name is not None:
-            msg[name] = "\r\n".join(value)
+            headers.append((name, "\r\n".join(value)))
         field, colon, rest = stripped.partition(":")
         if not colon or not field or field != field.strip():
             name = None  # not a header line: the parser would drop it too
             continue
         name, value = field, [rest.lstrip(" \t")]
     if name is not None:
-        msg[name] = "\r\n".join(value)
+        headers.append((name, "\r\n".join(value)))
+    msg._headers = headers  # type: ignore[attr-defined]
     msg.set_payload(text[position:])
     return msg
 

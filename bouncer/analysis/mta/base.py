@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
-from functools import cached_property, lru_cache
+from functools import lru_cache
+from typing import Any, Generic, TypeVar, overload
 
 from bouncer.analysis import mime
 from bouncer.analysis.taxonomy import Kind, Reason
@@ -194,9 +196,12 @@ _MARKER_WORDS = (
 )  # fmt: skip
 
 
-def _find_original_marker(text: str) -> int:
-    """Offset of the line where a quoted original begins, -1 when there is none."""
-    lowered = text[:BODY_LIMIT].lower()
+def _find_original_marker(text: str, lowered: str | None = None) -> int:
+    """Offset of the line where a quoted original begins, -1 when there is none.
+
+    ``lowered``: ``text[:BODY_LIMIT].lower()`` when the caller already has it."""
+    if lowered is None:
+        lowered = text[:BODY_LIMIT].lower()
     best = -1
     for word in _MARKER_WORDS:
         at = lowered.find(word)
@@ -221,6 +226,34 @@ AUTOREPLY_SUBJECT = re.compile(
 )
 
 
+_T = TypeVar("_T")
+
+
+class cached_property(Generic[_T]):
+    """``functools.cached_property`` without its lock.
+
+    Python 3.11's takes one class-wide lock on every first access, which costs more than
+    many of the values computed here; a report is read by one thread only.
+    """
+
+    __slots__ = ("func", "name")
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.name = func.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> cached_property[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> _T | cached_property[_T]:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.name] = value  # later reads find it there, not here
+        return value
+
+
 class Report:
     """One report under analysis: its headers and its own text, read lazily and bounded."""
 
@@ -236,10 +269,8 @@ class Report:
     def raw_headers(self) -> dict[str, str]:
         """The report's own header fields by lower-cased name, first occurrence; one pass
         over the fields instead of one per lookup (Message.get scans them all each time)."""
-        fields: dict[str, str] = {}
-        for name, value in self.msg.raw_items():
-            fields.setdefault(name.lower(), str(value))
-        return fields
+        # built from the last field to the first, so that the first occurrence is what stays
+        return {name.lower(): str(value) for name, value in reversed(self.msg._headers)}  # type: ignore[attr-defined]
 
     def has_header(self, name: str) -> bool:
         return name.lower() in self.raw_headers
@@ -321,8 +352,8 @@ class Report:
     @cached_property
     def text_before_original(self) -> str:
         """The report's text up to the marker where a quoted original begins."""
-        text = self.text
-        cut = _find_original_marker(text)
+        text = self.text  # at most BODY_LIMIT long: text_lower is the lowered text to search
+        cut = _find_original_marker(text, self.text_lower)
         return text[:cut] if cut >= 0 else text
 
     @cached_property

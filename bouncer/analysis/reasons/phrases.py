@@ -873,7 +873,12 @@ class _Table:
         self.patterns = tuple((_guard(e[1:]), re.compile(e[1:])) for e in entries if e.startswith("\x00"))
 
     def search_patterns(self, text: str) -> bool:
-        return any((not guard or guard in text) and pattern.search(text) for guard, pattern in self.patterns)
+        # a plain loop: any() over a generator costs a frame resumption per pattern, and
+        # this runs for every reason a text's words did not already settle
+        for guard, pattern in self.patterns:  # noqa: SIM110 - see above
+            if (not guard or guard in text) and pattern.search(text):
+                return True
+        return False
 
     def search(self, text: str) -> bool:
         if any(phrase in text for phrase in self.plain):
@@ -892,7 +897,12 @@ MATCH_LIMIT = 1200  # characters of a diagnostic the phrase tables look at
 
 def normalise(text: str) -> str:
     """Lower-case and squeeze whitespace, so phrases match across folded lines."""
-    return _SPACES.sub(" ", text[: MATCH_LIMIT * 2]).lower()[:MATCH_LIMIT]
+    head = text[: MATCH_LIMIT * 2]
+    # Diagnostics usually come with their whitespace squeezed already: the regex then
+    # changes nothing (str.split() and \s agree on what whitespace is), and costs 4x more.
+    if " ".join(head.split()) != head:
+        head = _SPACES.sub(" ", head)
+    return head.lower()[:MATCH_LIMIT]
 
 
 _WORD = re.compile(r"[a-z]+")
@@ -906,7 +916,7 @@ class _Index:
     are always tested.
     """
 
-    __slots__ = ("always", "by_key")
+    __slots__ = ("always", "by_key", "key_set")
 
     def __init__(self, tables: dict[Reason, _Table]) -> None:
         by_key: dict[str, list[tuple[Reason, str]]] = {}
@@ -919,17 +929,16 @@ class _Index:
                 else:
                     always.append((reason, phrase))
         self.by_key = {k: tuple(v) for k, v in by_key.items()}
+        self.key_set = frozenset(self.by_key)
         self.always = tuple(always)
 
     def hits(self, text: str, keys: set[str]) -> set[Reason]:
         found = {reason for reason, phrase in self.always if phrase in text}
         by_key = self.by_key
-        for key in keys:
-            candidates = by_key.get(key)
-            if candidates:
-                for reason, phrase in candidates:
-                    if reason not in found and phrase in text:
-                        found.add(reason)
+        for key in keys & self.key_set:  # the text's keys that name phrases, found in C
+            for reason, phrase in by_key[key]:
+                if reason not in found and phrase in text:
+                    found.add(reason)
         return found
 
 
@@ -937,12 +946,17 @@ def _keys(text: str) -> set[str]:
     """The words of a text and its pairs of neighbouring words."""
     words = _WORD.findall(text)
     keys = set(words)
-    keys.update(f"{a} {b}" for a, b in pairwise(words))
+    # only the pairs an index can name: those whose first word starts a two-word key
+    keys.update(f"{a} {b}" for a, b in pairwise(words) if a in _PAIR_STARTS)
     return keys
 
 
 _MATCH_INDEX = _Index(MATCHERS)
 _EXCLUDE_INDEX = _Index(EXCLUDERS)
+# First words of the two-word keys of both indices (see _keys).
+_PAIR_STARTS = frozenset(
+    key.split(" ", 1)[0] for index in (_MATCH_INDEX, _EXCLUDE_INDEX) for key in index.by_key if " " in key
+)
 
 
 class _Said:
