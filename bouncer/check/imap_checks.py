@@ -28,7 +28,6 @@ from bouncer.hints import (
     starttls_unsupported_hint,
     tls_reason_hint,
 )
-from bouncer.smtp import certificate_info
 from bouncer.sources.imap.connection import (
     FolderInfo,
     FolderNotFound,
@@ -42,6 +41,7 @@ from bouncer.sources.imap.connection import (
     Step,
     open_imap,
 )
+from bouncer.tls import certificate_info
 
 # What bouncer uses each capability for, and what it does without it.
 CAPABILITIES = {
@@ -90,7 +90,7 @@ def _record_connection(run: TargetRun, steps: list[Step], session: ImapSession |
         if step.name in ("tls", "starttls") and session is not None:
             ssl_object = session.client.protocol.transport.get_extra_info("ssl_object")
             if ssl_object is not None:
-                outcome = certificate_outcome(host, certificate_info(ssl_object.getpeercert(), ssl_object.version()))
+                outcome = certificate_outcome(host, certificate_info(ssl_object))
         detail = outcome.detail if step.name != "login" else f"logged in as {step.detail}"
         run.record(step.name, outcome.status, step.seconds * 1000, detail, outcome.hint)
 

@@ -20,9 +20,7 @@ import asyncio.sslproto
 import base64
 import contextlib
 import difflib
-import functools
 import math
-import os
 import re
 import socket
 import ssl
@@ -36,6 +34,7 @@ import aioimaplib
 
 from bouncer.config import ImapConfig
 from bouncer.credentials import Credential, credential_for
+from bouncer.tls import CaFileError, client_context
 
 __all__ = [
     "FolderInfo",
@@ -461,30 +460,10 @@ class _LeanSSLProtocol(asyncio.sslproto.SSLProtocol):
 
 
 def tls_context(server: ImapConfig) -> ssl.SSLContext:
-    """System trust store plus the configured ``ca_file``; host names always checked.
-
-    Contexts are shared between connections with the same ``ca_file`` (and file version):
-    loading the system store costs ~100 ms and about a megabyte, which hundreds of
-    accounts must not pay each.
-    """
-    ca_file = str(server.ca_file) if server.ca_file is not None else None
     try:
-        version = os.stat(ca_file).st_mtime_ns if ca_file is not None else 0
-    except OSError as exc:
-        raise ImapTlsError(f"cannot read ca_file {server.ca_file}: {exc.strerror}", step="tls") from None
-    return _shared_tls_context(ca_file, version)
-
-
-@functools.lru_cache(maxsize=32)
-def _shared_tls_context(ca_file: str | None, version: int) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    if ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ImapTlsError(f"cannot load ca_file {ca_file}: {exc}", step="tls") from None
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+        return client_context(server.ca_file)
+    except CaFileError as exc:
+        raise ImapTlsError(str(exc), step="tls") from None
 
 
 def _tls_failure(exc: BaseException, where: str, server: ImapConfig) -> ImapTlsError:
