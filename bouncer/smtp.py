@@ -20,7 +20,7 @@ from typing import Literal
 
 import aiosmtplib
 
-from bouncer.config import ImapConfig, SmtpAccountConfig
+from bouncer.config import SmtpAccountConfig
 from bouncer.credentials import credential_for
 from bouncer.errors import BouncerError
 from bouncer.hints import (
@@ -84,9 +84,8 @@ def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None
     return None
 
 
-def classify_tls_error(exc: BaseException, server: SmtpAccountConfig | ImapConfig) -> tuple[str, Hint] | None:
-    """A TLS failure anywhere in ``exc``'s chain -> (what happened, hint), shared with the IMAP side."""
-    protocol: Literal["smtp", "imap"] = "smtp" if isinstance(server, SmtpAccountConfig) else "imap"
+def _classify_tls_error(exc: BaseException, server: SmtpAccountConfig) -> tuple[str, Hint] | None:
+    """A TLS failure anywhere in ``exc``'s chain -> (what happened, hint)."""
     verify = _find(exc, ssl.SSLCertVerificationError)
     if isinstance(verify, ssl.SSLCertVerificationError):
         what = f"certificate not accepted ({verify.verify_message or verify.reason})"
@@ -95,7 +94,7 @@ def classify_tls_error(exc: BaseException, server: SmtpAccountConfig | ImapConfi
     if isinstance(tls, ssl.SSLError):
         reason = tls.reason or str(tls)
         if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
-            return f"TLS handshake failed ({reason})", plain_port_with_tls_hint(protocol, server.port)
+            return f"TLS handshake failed ({reason})", plain_port_with_tls_hint("smtp", server.port)
         return f"TLS handshake failed ({reason})", Hint(
             "tls-failed", "The TLS handshake failed: check that security matches the port and the server's TLS setup."
         )
@@ -108,46 +107,22 @@ def _classify(exc: BaseException, stage: Stage, server: SmtpAccountConfig) -> Sm
         return exc
     if isinstance(exc, CaFileError):
         return SmtpError("tls", server, str(exc))
-    tls = classify_tls_error(exc, server)
+    tls = _classify_tls_error(exc, server)
     if tls is not None:
         return SmtpError("tls", server, tls[0], hint=tls[1])
-    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return SmtpError(
-            "auth",
-            server,
-            "login refused",
-            code=exc.code,
-            reply=exc.message,
-            hint=reply_hint("smtp", server.host, exc.message, exc.code),
-        )
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        first = exc.recipients[0]
-        return SmtpError(
-            stage,
-            server,
-            f"recipient {first.recipient} refused",
-            code=first.code,
-            reply=first.message,
-            hint=reply_hint("smtp", server.host, first.message, first.code),
-        )
-    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
-        return SmtpError(
-            stage,
-            server,
-            f"sender {exc.sender} refused",
-            code=exc.code,
-            reply=exc.message,
-            hint=reply_hint("smtp", server.host, exc.message, exc.code),
-        )
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return SmtpError(
-            stage,
-            server,
-            "the server refused",
-            code=exc.code,
-            reply=exc.message,
-            hint=reply_hint("smtp", server.host, exc.message, exc.code),
-        )
+    # A refusal of all recipients is told by the first one's reply.
+    reply = exc.recipients[0] if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) else exc
+    if isinstance(reply, aiosmtplib.SMTPResponseException):
+        if isinstance(reply, aiosmtplib.SMTPAuthenticationError):
+            stage, what = "auth", "login refused"
+        elif isinstance(reply, aiosmtplib.SMTPRecipientRefused):
+            what = f"recipient {reply.recipient} refused"
+        elif isinstance(reply, aiosmtplib.SMTPSenderRefused):
+            what = f"sender {reply.sender} refused"
+        else:
+            what = "the server refused"
+        hint = reply_hint("smtp", server.host, reply.message, reply.code)
+        return SmtpError(stage, server, what, code=reply.code, reply=reply.message, hint=hint)
     gaierror = _find(exc, socket.gaierror)
     if gaierror is not None:
         return SmtpError("connect", server, f"host name does not resolve ({gaierror})", hint=dns_hint(server.host))
