@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
+from bouncer.check.imap_checks import imap_error_hint
 from bouncer.config import AlertsConfig, Config, ImapConfig, SmtpAccountConfig
 from bouncer.hints import Hint
 from bouncer.logs import get_logger
@@ -195,8 +196,6 @@ def hint_for_error(error: BaseException, server: ImapConfig | SmtpAccountConfig 
     if isinstance(hint, Hint):
         return hint.text
     if isinstance(error, ImapError) and isinstance(server, ImapConfig):
-        from bouncer.check.imap_checks import imap_error_hint
-
         found = imap_error_hint(error, server)
         return found.text if found is not None else None
     return None
