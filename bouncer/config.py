@@ -37,6 +37,10 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./bouncer.db"
 RESERVED_ACCOUNT_NAMES = frozenset({"system"})
 
 
+# One "@" with something on each side: enough to catch a typo; the mail server judges the rest.
+EmailAddress = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -155,7 +159,7 @@ class ImapConfig(_LoginConfig):
 class SmtpAccountConfig(_LoginConfig):
     port: int = Field(default=0, ge=0, le=65535)  # 0: 465 for tls, 587 for starttls, 25 for none
     security: Literal["tls", "starttls", "none"] = "starttls"
-    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    from_address: EmailAddress
     from_name: str | None = None
 
     @model_validator(mode="after")
@@ -176,7 +180,7 @@ class AccountConfig(_Model):
     folders: tuple[str, ...] = ("INBOX",)
     dispose: Literal["move", "delete", "seen", "keep"] = "move"
     processed_folder: str = "Processed"
-    forward_other_to: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    forward_other_to: EmailAddress | None = None
     poll_interval: Duration = 60.0  # when the server has no IDLE
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
 
@@ -214,7 +218,7 @@ class TrackerConfig(_Model):
 
 
 class AlertsConfig(_Model):
-    to: tuple[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")], ...] = Field(min_length=1)
+    to: tuple[EmailAddress, ...] = Field(min_length=1)
     after: Duration = 900.0
 
 
