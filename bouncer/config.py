@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -112,6 +112,11 @@ class DatabaseConfig(_Model):
     def safe_url(self) -> str:
         """The URL with any password masked, for logs and `bouncer check`."""
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.url)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The URL may hold the database password: a repr (a log line, a traceback) shows it masked.
+        for name, value in super().__repr_args__():
+            yield name, self.safe_url if name == "url" else value
 
 
 class LoggingConfig(_Model):
