@@ -129,6 +129,18 @@ async def test_certificate_for_another_name(scripted_smtp, peer_tls: PeerTls) ->
     assert failed_step(report)[::2] == ("tls", "tls-name-mismatch")
 
 
+async def test_a_ca_file_that_is_no_certificate_is_one_clear_failure(
+    scripted_smtp, peer_tls: PeerTls, tmp_path: Path
+) -> None:
+    not_a_ca = tmp_path / "ca.pem"
+    not_a_ca.write_text("this is not a certificate\n")
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context()))
+    report = await collect(smtp_config(peer.port, ca_file=str(not_a_ca)))
+    step, detail, _ = failed_step(report)
+    assert step == "tls" and f"cannot load ca_file {not_a_ca}" in detail
+    assert peer.logins == []
+
+
 async def test_private_ca_without_ca_file(scripted_smtp, peer_tls: PeerTls) -> None:
     peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context()))
     report = await collect(smtp_config(peer.port))
