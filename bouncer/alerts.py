@@ -31,12 +31,12 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
-from bouncer.check.imap_checks import imap_error_hint
 from bouncer.config import AlertsConfig, Config, ImapConfig, SmtpAccountConfig
 from bouncer.hints import Hint
 from bouncer.logs import get_logger
 from bouncer.smtp import send_message
 from bouncer.sources.imap.connection import ImapError
+from bouncer.sources.imap.hints import imap_error_hint
 
 MIN_INTERVAL = 3600.0  # at most one mail per folder per hour
 RETRY_AFTER = 300.0  # a mail that could not be sent is tried again after this
