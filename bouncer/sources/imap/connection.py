@@ -459,11 +459,17 @@ class _LeanSSLProtocol(asyncio.sslproto.SSLProtocol):
     max_size = 32 * 1024
 
 
-def tls_context(server: ImapConfig) -> ssl.SSLContext:
+def _tls_protocol(
+    loop: asyncio.AbstractEventLoop, protocol: Any, server: ImapConfig, handshake: asyncio.Future[Any]
+) -> _LeanSSLProtocol:
+    """The TLS layer under ``protocol``; ``handshake`` completes when the handshake is done."""
     try:
-        return client_context(server.ca_file)
+        context = client_context(server.ca_file)
     except CaFileError as exc:
         raise ImapTlsError(str(exc), step="tls") from None
+    return _LeanSSLProtocol(
+        loop, protocol, context, handshake, server_hostname=server.host, ssl_handshake_timeout=math.ceil(server.timeout)
+    )
 
 
 def _tls_failure(exc: BaseException, where: str, server: ImapConfig) -> ImapTlsError:
@@ -562,14 +568,7 @@ async def open_imap(
         try:
             if tls:
                 handshake = loop.create_future()
-                tls_protocol = _LeanSSLProtocol(
-                    loop,
-                    protocol,
-                    tls_context(server),
-                    handshake,
-                    server_hostname=server.host,
-                    ssl_handshake_timeout=math.ceil(timeout),
-                )
+                tls_protocol = _tls_protocol(loop, protocol, server, handshake)
                 raw, _ = await loop.create_connection(lambda: tls_protocol, sock=sock)
                 try:
                     await asyncio.wait_for(handshake, timeout)
@@ -643,7 +642,6 @@ async def _start_tls(
     report: Callable[[StepName, float, str], None],
 ) -> None:
     loop = asyncio.get_running_loop()
-    context = tls_context(server)
     started = time.monotonic()
     # What loop.start_tls() does, with the lean TLS protocol. The IMAP protocol is told of
     # the new (TLS) transport through connection_made, which aioimaplib also takes as a new
@@ -652,9 +650,7 @@ async def _start_tls(
     raw = protocol.transport
     state = protocol.state
     handshake = loop.create_future()
-    tls_protocol = _LeanSSLProtocol(
-        loop, protocol, context, handshake, server_hostname=server.host, ssl_handshake_timeout=math.ceil(server.timeout)
-    )
+    tls_protocol = _tls_protocol(loop, protocol, server, handshake)
     raw.pause_reading()
     raw.set_protocol(tls_protocol)
     tls_protocol.connection_made(raw)
