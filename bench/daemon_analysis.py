@@ -69,7 +69,7 @@ async def main() -> None:
     corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CORPUS
     raws = load(corpus)
     print(f"corpus: {len(raws)} messages, median {statistics.median(len(r) for r in raws)} bytes")
-    core = PipelineCore(_NoStore(), Config())  # type: ignore[arg-type]
+    core = PipelineCore(_NoStore(), Config(), pool_workers=2)  # type: ignore[arg-type]
     try:
         print(f"{'batch':>6} {'inline msg/s':>13} {'inline ms/batch':>16} {'pool msg/s':>11}")
         for batch in (1, 4, 16, 64, 200):

@@ -163,3 +163,31 @@ async def test_a_server_restart_mid_run_is_survived_and_caught_up(
 
     await eventually(inbox_empty, 15, "everything moved")
     assert await daemon.stop() == 0
+
+
+async def test_once_exits_with_a_sentence_naming_the_imap_folder_it_could_not_read(
+    dovecot: Dovecot, new_mail_user: Callable[..., MailUser], pg_store: Store
+) -> None:
+    from servers import imap_config
+
+    from bouncer.daemon import drain_all
+    from bouncer.errors import BouncerError
+    from bouncer.pipeline import PipelineCore
+
+    good, locked = new_mail_user(), new_mail_user()
+    await asyncio.to_thread(dovecot.append, good, "INBOX", dsn("x@example.org", "eeeeeeee-0000-4000-8000-000000000001"))
+    wrong = imap_config(dovecot, locked, password="not-the-password")
+    config = Config(
+        accounts=(
+            account_config(dovecot, good, name="good"),
+            account_config(dovecot, locked, name="locked", imap=wrong),
+        )
+    )
+
+    with pytest.raises(BouncerError) as caught:
+        await drain_all(config, PipelineCore(pg_store, config))
+
+    sentence = str(caught.value)
+    assert sentence.startswith("could not read 1 of 2 folders: locked/INBOX: ")
+    assert "not-the-password" not in sentence
+    assert len(await query(pg_store, "select id from inbound_messages where account = 'good'")) == 1

@@ -71,6 +71,31 @@ async def test_a_big_batch_analysed_in_the_process_pool_gives_what_inline_analys
     assert {a.kind for a in pooled} == set(Kind) - {Kind.DELIVERED}
 
 
+async def test_without_a_pool_a_big_batch_is_analysed_in_slices_that_let_other_watchers_run(store: Store) -> None:
+    import asyncio
+
+    batch = sample_batch(64)
+    core = PipelineCore(store, Config(), pool_workers=0)
+    ticks = 0
+    done = False
+
+    async def other_watcher() -> None:
+        nonlocal ticks
+        while not done:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(other_watcher())
+    await asyncio.sleep(0)
+    before = ticks
+    results = await core.analyse_batch([m.raw for m in batch])
+    done = True
+    await ticker
+    assert core._pool is None
+    assert results == [analyse(m.raw, AnalysisOptions()) for m in batch]
+    assert ticks - before >= 64 // 16 - 1  # it ran between the slices, not only after the batch
+
+
 def exploding_analyser(raw: bytes, options: AnalysisOptions) -> Analysis:
     if b"example.org" in raw:
         raise RuntimeError("a bug")

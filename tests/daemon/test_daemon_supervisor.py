@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from daemon_helpers import deliver, dsn, files, kinds, make_maildir, personal, recorded
+from daemon_helpers import deliver, dsn, files, kinds, make_maildir, names, personal, recorded
 from servers import PrivatePostgres
 
 from bouncer.config import DatabaseConfig, load_config
@@ -79,18 +79,22 @@ async def test_a_database_outage_loses_nothing_and_records_nothing_twice(
     try:
         daemon = start(write_config(tmp_path / "bouncer.yaml", {"a": inbox}, url=database.url), store)
         first = [deliver(inbox, dsn(f"n{i}@example.org", f"bbbbbbbb-0000-4000-8000-{i:012d}")) for i in range(10)]
-        await eventually(lambda: len(files(inbox / ".Processed")) == 10)
+        await eventually(lambda: len(names(inbox / ".Processed")) == 10, within=15)
 
         await asyncio.to_thread(private_pg.stop)
         try:
             more = [deliver(inbox, dsn(f"m{i}@example.org", f"bbbbbbbb-1111-4000-8000-{i:012d}")) for i in range(30)]
             await asyncio.sleep(3)  # the watcher fails, backs off, retries
-            assert len(files(inbox)) == 30  # nothing acknowledged without a record
+            assert len(names(inbox)) == 30  # nothing acknowledged without a record
         finally:
             await asyncio.to_thread(private_pg.start)
 
-        await eventually(lambda: len(files(inbox / ".Processed")) == 40, within=60)
-        rows = await recorded(store)
+        await eventually(lambda: len(names(inbox / ".Processed")) == 40, within=60)
+        for _ in range(100):  # the acknowledgement follows the move
+            rows = await recorded(store)
+            if all(r["disposed_at"] is not None for r in rows):
+                break
+            await asyncio.sleep(0.1)
         assert sorted(r["source_name"] for r in rows) == sorted(first + more)
         assert all(r["disposed_at"] is not None for r in rows)
         assert await stop(daemon) == 0
