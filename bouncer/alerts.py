@@ -36,6 +36,7 @@ from bouncer.hints import Hint
 from bouncer.logs import get_logger
 from bouncer.smtp import send_message
 from bouncer.sources.imap.connection import ImapError
+from bouncer.sources.imap.hints import imap_error_hint
 
 MIN_INTERVAL = 3600.0  # at most one mail per folder per hour
 RETRY_AFTER = 300.0  # a mail that could not be sent is tried again after this
@@ -195,8 +196,6 @@ def hint_for_error(error: BaseException, server: ImapConfig | SmtpAccountConfig 
     if isinstance(hint, Hint):
         return hint.text
     if isinstance(error, ImapError) and isinstance(server, ImapConfig):
-        from bouncer.check.imap_checks import imap_error_hint
-
         found = imap_error_hint(error, server)
         return found.text if found is not None else None
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,6 +35,10 @@ __all__ = ["Config", "ConfigError", "load_config", "parse_config", "resolve_conf
 DEFAULT_CONFIG_PATH = Path("bouncer.yaml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./bouncer.db"
 RESERVED_ACCOUNT_NAMES = frozenset({"system"})
+
+
+# One "@" with something on each side: enough to catch a typo; the mail server judges the rest.
+EmailAddress = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
 class _Model(BaseModel):
@@ -109,6 +113,11 @@ class DatabaseConfig(_Model):
         """The URL with any password masked, for logs and `bouncer check`."""
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.url)
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The URL may hold the database password: a repr (a log line, a traceback) shows it masked.
+        for name, value in super().__repr_args__():
+            yield name, self.safe_url if name == "url" else value
+
 
 class LoggingConfig(_Model):
     format: Literal["json", "console"] | None = None  # None: console on a TTY, else json
@@ -155,7 +164,7 @@ class ImapConfig(_LoginConfig):
 class SmtpAccountConfig(_LoginConfig):
     port: int = Field(default=0, ge=0, le=65535)  # 0: 465 for tls, 587 for starttls, 25 for none
     security: Literal["tls", "starttls", "none"] = "starttls"
-    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    from_address: EmailAddress
     from_name: str | None = None
 
     @model_validator(mode="after")
@@ -176,7 +185,7 @@ class AccountConfig(_Model):
     folders: tuple[str, ...] = ("INBOX",)
     dispose: Literal["move", "delete", "seen", "keep"] = "move"
     processed_folder: str = "Processed"
-    forward_other_to: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    forward_other_to: EmailAddress | None = None
     poll_interval: Duration = 60.0  # when the server has no IDLE
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
 
@@ -214,7 +223,7 @@ class TrackerConfig(_Model):
 
 
 class AlertsConfig(_Model):
-    to: tuple[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")], ...] = Field(min_length=1)
+    to: tuple[EmailAddress, ...] = Field(min_length=1)
     after: Duration = 900.0
 
 

@@ -190,6 +190,8 @@ def reply_hint(protocol: Protocol, host: str, reply: str, code: int | None = Non
 
 # --- failures without a reply -------------------------------------------------------
 
+_TLS_PORT: dict[Protocol, int] = {"smtp": 465, "imap": 993}
+_STARTTLS_PORT: dict[Protocol, int] = {"smtp": 587, "imap": 143}
 _STANDARD_PORTS = "IMAP: 993 with security: tls or 143 with starttls; SMTP: 587 with starttls or 465 with tls"
 
 
@@ -227,7 +229,7 @@ def greeting_timeout_hint(protocol: Protocol, port: int, security: str) -> Hint:
         return Hint(
             "expects-implicit-tls",
             f"Port {port} expects TLS from the first byte: set security: tls for it, or use the STARTTLS port "
-            f"({'587' if protocol == 'smtp' else '143'}) with security: starttls.",
+            f"({_STARTTLS_PORT[protocol]}) with security: starttls.",
         )
     return Hint(
         "no-greeting",
@@ -241,7 +243,7 @@ def plain_port_with_tls_hint(protocol: Protocol, port: int) -> Hint:
     return Hint(
         "no-implicit-tls",
         f"Port {port} does not speak TLS from the first byte: set security: starttls for it, or use port "
-        f"{'465' if protocol == 'smtp' else '993'} with security: tls.",
+        f"{_TLS_PORT[protocol]} with security: tls.",
     )
 
 
@@ -249,7 +251,7 @@ def starttls_unsupported_hint(protocol: Protocol) -> Hint:
     return Hint(
         "starttls-unsupported",
         "The server does not offer STARTTLS on this port: use security: tls with port "
-        f"{'465' if protocol == 'smtp' else '993'}, or ask its administrator to enable STARTTLS.",
+        f"{_TLS_PORT[protocol]}, or ask its administrator to enable STARTTLS.",
     )
 
 

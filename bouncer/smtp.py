@@ -15,14 +15,12 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Any, Literal
+from typing import Literal
 
 import aiosmtplib
 
-from bouncer.config import ImapConfig, SmtpAccountConfig
+from bouncer.config import SmtpAccountConfig
 from bouncer.credentials import credential_for
 from bouncer.errors import BouncerError
 from bouncer.hints import (
@@ -37,6 +35,7 @@ from bouncer.hints import (
     starttls_unsupported_hint,
     tls_verify_hint,
 )
+from bouncer.tls import CaFileError, CertificateInfo, certificate_info, client_context
 
 Stage = Literal["connect", "tls", "auth", "send"]
 
@@ -69,51 +68,8 @@ class SmtpError(BouncerError):
         super().__init__(f"{server.host}:{server.port}: {what}{reply_part}")
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateInfo:
-    """The verified certificate a server presented."""
-
-    subject: str
-    issuer: str
-    names: tuple[str, ...]
-    not_after: datetime
-    tls_version: str
-
-    def days_left(self, now: datetime | None = None) -> int:
-        return (self.not_after - (now or datetime.now(UTC))).days
-
-    def describe(self) -> str:
-        return f"{self.tls_version}, certificate for {self.subject} valid until {self.not_after:%Y-%m-%d}"
-
-
-def tls_context_for(server: SmtpAccountConfig | ImapConfig) -> ssl.SSLContext:
-    """A verifying context: the system's CAs, plus the server's ``ca_file`` when it has one."""
-    context = ssl.create_default_context()
-    if server.ca_file is not None:
-        context.load_verify_locations(cafile=str(server.ca_file))
-    return context
-
-
-def certificate_info(peercert: dict[str, Any] | None, tls_version: str | None) -> CertificateInfo | None:
-    """Read the fields bouncer shows from :meth:`ssl.SSLSocket.getpeercert`'s dictionary."""
-    if not peercert:
-        return None
-
-    def name(field: str) -> str:
-        parts = [f"{key}={value}" for rdn in peercert.get(field, ()) for key, value in rdn]
-        common = [value for rdn in peercert.get(field, ()) for key, value in rdn if key == "commonName"]
-        return common[0] if common else ", ".join(parts)
-
-    not_after = datetime.fromtimestamp(ssl.cert_time_to_seconds(peercert["notAfter"]), UTC)
-    names = tuple(value for kind, value in peercert.get("subjectAltName", ()) if kind == "DNS")
-    return CertificateInfo(name("subject"), name("issuer"), names, not_after, tls_version or "TLS")
-
-
 def peer_certificate(smtp: aiosmtplib.SMTP) -> CertificateInfo | None:
-    ssl_object = smtp.get_transport_info("ssl_object")
-    if ssl_object is None:
-        return None
-    return certificate_info(ssl_object.getpeercert(), ssl_object.version())
+    return certificate_info(smtp.get_transport_info("ssl_object"))
 
 
 def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
@@ -128,9 +84,8 @@ def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None
     return None
 
 
-def classify_tls_error(exc: BaseException, server: SmtpAccountConfig | ImapConfig) -> tuple[str, Hint] | None:
-    """A TLS failure anywhere in ``exc``'s chain -> (what happened, hint), shared with the IMAP side."""
-    protocol: Literal["smtp", "imap"] = "smtp" if isinstance(server, SmtpAccountConfig) else "imap"
+def _classify_tls_error(exc: BaseException, server: SmtpAccountConfig) -> tuple[str, Hint] | None:
+    """A TLS failure anywhere in ``exc``'s chain -> (what happened, hint)."""
     verify = _find(exc, ssl.SSLCertVerificationError)
     if isinstance(verify, ssl.SSLCertVerificationError):
         what = f"certificate not accepted ({verify.verify_message or verify.reason})"
@@ -139,7 +94,7 @@ def classify_tls_error(exc: BaseException, server: SmtpAccountConfig | ImapConfi
     if isinstance(tls, ssl.SSLError):
         reason = tls.reason or str(tls)
         if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
-            return f"TLS handshake failed ({reason})", plain_port_with_tls_hint(protocol, server.port)
+            return f"TLS handshake failed ({reason})", plain_port_with_tls_hint("smtp", server.port)
         return f"TLS handshake failed ({reason})", Hint(
             "tls-failed", "The TLS handshake failed: check that security matches the port and the server's TLS setup."
         )
@@ -150,46 +105,24 @@ def _classify(exc: BaseException, stage: Stage, server: SmtpAccountConfig) -> Sm
     """Turn whatever aiosmtplib or the OS raised into one SmtpError with the right hint."""
     if isinstance(exc, SmtpError):
         return exc
-    tls = classify_tls_error(exc, server)
+    if isinstance(exc, CaFileError):
+        return SmtpError("tls", server, str(exc))
+    tls = _classify_tls_error(exc, server)
     if tls is not None:
         return SmtpError("tls", server, tls[0], hint=tls[1])
-    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return SmtpError(
-            "auth",
-            server,
-            "login refused",
-            code=exc.code,
-            reply=exc.message,
-            hint=reply_hint("smtp", server.host, exc.message, exc.code),
-        )
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        first = exc.recipients[0]
-        return SmtpError(
-            stage,
-            server,
-            f"recipient {first.recipient} refused",
-            code=first.code,
-            reply=first.message,
-            hint=reply_hint("smtp", server.host, first.message, first.code),
-        )
-    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
-        return SmtpError(
-            stage,
-            server,
-            f"sender {exc.sender} refused",
-            code=exc.code,
-            reply=exc.message,
-            hint=reply_hint("smtp", server.host, exc.message, exc.code),
-        )
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return SmtpError(
-            stage,
-            server,
-            "the server refused",
-            code=exc.code,
-            reply=exc.message,
-            hint=reply_hint("smtp", server.host, exc.message, exc.code),
-        )
+    # A refusal of all recipients is told by the first one's reply.
+    reply = exc.recipients[0] if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) else exc
+    if isinstance(reply, aiosmtplib.SMTPResponseException):
+        if isinstance(reply, aiosmtplib.SMTPAuthenticationError):
+            stage, what = "auth", "login refused"
+        elif isinstance(reply, aiosmtplib.SMTPRecipientRefused):
+            what = f"recipient {reply.recipient} refused"
+        elif isinstance(reply, aiosmtplib.SMTPSenderRefused):
+            what = f"sender {reply.sender} refused"
+        else:
+            what = "the server refused"
+        hint = reply_hint("smtp", server.host, reply.message, reply.code)
+        return SmtpError(stage, server, what, code=reply.code, reply=reply.message, hint=hint)
     gaierror = _find(exc, socket.gaierror)
     if gaierror is not None:
         return SmtpError("connect", server, f"host name does not resolve ({gaierror})", hint=dns_hint(server.host))
@@ -218,13 +151,17 @@ def _classify(exc: BaseException, stage: Stage, server: SmtpAccountConfig) -> Sm
 
 async def connect(server: SmtpAccountConfig) -> aiosmtplib.SMTP:
     """Open the connection (TLS first for ``security: tls``), read the greeting, say EHLO."""
+    try:
+        tls_context = client_context(server.ca_file) if server.security == "tls" else None
+    except CaFileError as exc:
+        raise _classify(exc, "connect", server) from None
     smtp = aiosmtplib.SMTP(
         hostname=server.host,
         port=server.port,
         timeout=server.timeout,
         use_tls=server.security == "tls",
         start_tls=False,
-        tls_context=tls_context_for(server) if server.security == "tls" else None,
+        tls_context=tls_context,
         local_hostname=LOCAL_HOSTNAME,
     )
     try:
@@ -247,7 +184,7 @@ async def secure(smtp: aiosmtplib.SMTP, server: SmtpAccountConfig) -> None:
         raise SmtpError("tls", server, "STARTTLS is not offered", hint=starttls_unsupported_hint("smtp"))
     try:
         async with asyncio.timeout(server.timeout * 2):
-            await smtp.starttls(tls_context=tls_context_for(server), timeout=server.timeout)
+            await smtp.starttls(tls_context=client_context(server.ca_file), timeout=server.timeout)
             await smtp.ehlo()
     except Exception as exc:
         smtp.close()

@@ -205,8 +205,8 @@ class TlsFiles:
     server_key: Path
 
 
-def make_tls_files(directory: Path) -> TlsFiles:
-    """A private CA and a server certificate for localhost / 127.0.0.1, made with openssl."""
+def make_tls_files(directory: Path, days: int = 2) -> TlsFiles:
+    """A private CA and a server certificate for localhost (not 127.0.0.1), made with openssl."""
     openssl = require_binary("openssl")
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = directory / "ca.key", directory / "ca.crt"
@@ -232,7 +232,7 @@ def make_tls_files(directory: Path) -> TlsFiles:
             "-out",
             str(ca_cert),
             "-days",
-            "2",
+            str(days),
             "-subj",
             "/CN=bouncer test CA",
             "-addext",
@@ -267,7 +267,7 @@ def make_tls_files(directory: Path) -> TlsFiles:
             "-out",
             str(cert),
             "-days",
-            "2",
+            str(days),
             "-extfile",
             str(ext),
         ],

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bouncer.cli import main
-from bouncer.config import ConfigError, load_config, parse_config
+from bouncer.config import ConfigError, DatabaseConfig, load_config, parse_config
 from bouncer.logs import configure_logging, get_logger
 
 ROOT = Path(__file__).parent.parent
@@ -185,6 +185,9 @@ def test_no_secret_in_errors(broken: str) -> None:
 def test_no_secret_in_repr_or_dump() -> None:
     config = parse_config(MINIMAL, env={"PW": SECRET})
     assert SECRET not in repr(config)
+    database = DatabaseConfig(url=f"postgresql+asyncpg://bouncer:{SECRET}@db.example.org/bouncer")
+    assert SECRET not in repr(database) and SECRET not in str(database)
+    assert "bouncer:***@db.example.org" in repr(database)
     assert SECRET not in str(config.model_dump())
     assert SECRET not in json.dumps(config.model_dump(mode="json"))
 

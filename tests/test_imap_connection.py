@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from servers import Dovecot, MailUser, free_port, imap_config, simple_mail
+from servers import Dovecot, MailUser, free_port, imap_config, simple_mail, wait_for
 
 from bouncer.sources.imap.connection import (
     FolderNotFound,
@@ -157,14 +157,14 @@ async def test_idle_reports_new_mail_and_a_dropped_connection(running_dovecot: D
         assert await session.idle(max_seconds=0.3) == []  # nothing new: a quiet timeout, still usable
         assert session.usable
         waiting = asyncio.create_task(session.idle(max_seconds=10))
-        await asyncio.sleep(0.2)
+        await wait_for(session.client.protocol.has_pending_idle_command, timeout=10)
         await asyncio.to_thread(dovecot.append, mail_user, "INBOX", simple_mail())
         pushed = await asyncio.wait_for(waiting, 5)
         assert any(line.endswith(b"EXISTS") for line in pushed)
         assert (await session.noop()) is not None
 
         waiting = asyncio.create_task(session.idle(max_seconds=30))
-        await asyncio.sleep(0.2)
+        await wait_for(session.client.protocol.has_pending_idle_command, timeout=10)
         await asyncio.to_thread(dovecot.stop)
         with pytest.raises(ImapConnectionLost):
             await asyncio.wait_for(waiting, 5)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bouncer.check.database_checks import check_database
+from bouncer.check.imap_checks import check_imap
+from bouncer.check.maildir_checks import check_maildir
 from bouncer.check.result import Report, TargetRun
-from bouncer.config import AccountConfig, Config
+from bouncer.check.smtp_checks import check_smtp
+from bouncer.config import Config, resolve_config_path
 from bouncer.errors import BouncerError
 
 
@@ -52,9 +56,6 @@ async def collect(
     the database (reachable, schema current) first; the command line does that unless
     ``--account`` narrows the check.
     """
-    from bouncer.check.maildir_checks import check_maildir
-    from bouncer.check.smtp_checks import check_smtp
-
     accounts = list(config.accounts)
     smtp_servers = list(config.smtp.items())
     if account is not None:
@@ -65,29 +66,19 @@ async def collect(
             raise BouncerError(f"no account or SMTP server named {account!r}; there are: {', '.join(known) or 'none'}")
     runs: list[TargetRun] = []
     if database and account is None:
-        from bouncer.check.database_checks import check_database
-
         runs.append(await check_database(config.database, config_path))
     for bounce_account in accounts:
         if bounce_account.maildir is not None:
             runs.append(await check_maildir(bounce_account, fix=fix))
         else:
-            runs.append(await check_imap_account(bounce_account, fix=fix))
+            runs.append(await check_imap(bounce_account, fix=fix))
     for name, server in smtp_servers:
         runs.append(await check_smtp(name, server, send_test))
     return Report.of(runs)
 
 
-async def check_imap_account(account: AccountConfig, fix: bool = False) -> TargetRun:
-    from bouncer.check.imap_checks import check_imap
-
-    return await check_imap(account, fix=fix)
-
-
 async def run_checks(config: Config, args: argparse.Namespace) -> int:
     """`bouncer check`: print the table (or JSON) and return 0 only when no step failed."""
-    from bouncer.config import resolve_config_path
-
     report = await collect(
         config,
         account=args.account,

@@ -14,34 +14,18 @@ from functools import partial
 
 from bouncer.check.net import certificate_outcome
 from bouncer.check.result import Outcome, Status, StepFailed, TargetRun
-from bouncer.config import AccountConfig, ImapConfig
-from bouncer.hints import (
-    Hint,
-    connect_refused_hint,
-    connect_timeout_hint,
-    dns_hint,
-    greeting_timeout_hint,
-    missing_folder_hint,
-    missing_processed_folder_hint,
-    plain_port_with_tls_hint,
-    reply_hint,
-    starttls_unsupported_hint,
-    tls_reason_hint,
-)
-from bouncer.smtp import certificate_info
+from bouncer.config import AccountConfig
+from bouncer.hints import Hint, missing_processed_folder_hint
 from bouncer.sources.imap.connection import (
     FolderInfo,
     FolderNotFound,
-    ImapAuthError,
-    ImapConnectError,
-    ImapDnsError,
     ImapError,
     ImapSession,
-    ImapTimeout,
-    ImapTlsError,
     Step,
     open_imap,
 )
+from bouncer.sources.imap.hints import imap_error_hint
+from bouncer.tls import certificate_info
 
 # What bouncer uses each capability for, and what it does without it.
 CAPABILITIES = {
@@ -50,38 +34,6 @@ CAPABILITIES = {
     "UIDPLUS": "without UIDPLUS a delete also expunges messages others marked deleted",
     "SPECIAL-USE": "without SPECIAL-USE folders such as \\Junk must be named, not given by use",
 }
-_GENERIC_AUTH = Hint(
-    "imap-auth-failed",
-    "The server refused the username or password: check both (the username is often the full address), "
-    "and whether the provider requires an app-specific password.",
-)
-
-
-def imap_error_hint(error: ImapError, server: ImapConfig) -> Hint | None:
-    """The hint for an error of the IMAP client (also what the daemon puts in an alert mail)."""
-    if isinstance(error, FolderNotFound):
-        return missing_folder_hint(error.folder, [folder.name for folder in error.existing])
-    if isinstance(error, ImapDnsError):
-        return dns_hint(server.host)
-    if isinstance(error, ImapConnectError):
-        return connect_refused_hint(server.host, server.port)
-    if isinstance(error, ImapTimeout):
-        if error.step in ("dns", "tcp"):
-            return connect_timeout_hint("imap", server.host, server.port)
-        if error.step in ("greeting", "tls"):
-            return greeting_timeout_hint("imap", server.port, server.security)
-        return None
-    if isinstance(error, ImapTlsError):
-        if "STARTTLS" in str(error) and "offer" in str(error):
-            return starttls_unsupported_hint("imap")
-        if "WRONG_VERSION_NUMBER" in error.reason.upper():
-            return plain_port_with_tls_hint("imap", server.port)
-        if error.reason:
-            return tls_reason_hint(error.reason, server.host, server.ca_file is not None)
-        return None
-    if isinstance(error, ImapAuthError):
-        return reply_hint("imap", server.host, error.server_text) or _GENERIC_AUTH
-    return None
 
 
 def _record_connection(run: TargetRun, steps: list[Step], session: ImapSession | None, host: str) -> None:
@@ -90,7 +42,7 @@ def _record_connection(run: TargetRun, steps: list[Step], session: ImapSession |
         if step.name in ("tls", "starttls") and session is not None:
             ssl_object = session.client.protocol.transport.get_extra_info("ssl_object")
             if ssl_object is not None:
-                outcome = certificate_outcome(host, certificate_info(ssl_object.getpeercert(), ssl_object.version()))
+                outcome = certificate_outcome(host, certificate_info(ssl_object))
         detail = outcome.detail if step.name != "login" else f"logged in as {step.detail}"
         run.record(step.name, outcome.status, step.seconds * 1000, detail, outcome.hint)
 

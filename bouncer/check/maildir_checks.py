@@ -17,14 +17,9 @@ from typing import Any
 from bouncer.check.result import Outcome, StepFailed, TargetRun
 from bouncer.config import AccountConfig
 from bouncer.hints import missing_folder_hint, missing_processed_folder_hint
+from bouncer.sources.maildir import folder_path
 
 SUBDIRS = ("cur", "new", "tmp")
-
-
-def folder_path(root: Path, folder: str) -> Path:
-    if folder.upper() == "INBOX":
-        return root
-    return root / ("." + folder.replace("/", "."))
 
 
 def existing_folders(root: Path) -> list[str]:

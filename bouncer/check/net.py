@@ -11,7 +11,7 @@ from typing import Literal
 from bouncer.check.result import Outcome, Status, StepFailed
 from bouncer.config import ImapConfig, SmtpAccountConfig
 from bouncer.hints import connect_refused_hint, connect_timeout_hint, dns_hint, tls_expiry_hint
-from bouncer.smtp import CertificateInfo
+from bouncer.tls import CertificateInfo
 
 EXPIRY_WARNING_DAYS = 14
 

@@ -6,7 +6,8 @@ bouncer finds them as well as a source checkout does; there is no alembic.ini.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from alembic import command
@@ -50,23 +51,15 @@ async def database_revision(connection: AsyncConnection) -> str | None:
     return await connection.run_sync(_database_revision)
 
 
-async def _run(database: DatabaseConfig, action: Callable[[AlembicConfig], None]) -> None:
-    engine = make_engine(database)
+@contextlib.contextmanager
+def database_errors(database: DatabaseConfig, doing: str) -> Iterator[None]:
+    """Turn a failure to ``doing`` (open, read, migrate) the database into one sentence for the user."""
     try:
-        async with engine.begin() as connection:
-
-            def run_action(sync_connection: Connection) -> None:
-                config = alembic_config()
-                config.attributes["connection"] = sync_connection
-                action(config)
-
-            await connection.run_sync(run_action)
+        yield
     except SQLAlchemyError as exc:
-        raise BouncerError(f"cannot migrate the database {database.safe_url}: {first_line(exc)}") from None
+        raise BouncerError(f"cannot {doing} the database {database.safe_url}: {first_line(exc)}") from None
     except OSError as exc:
         raise BouncerError(f"cannot reach the database {database.safe_url}: {exc}") from None
-    finally:
-        await engine.dispose()
 
 
 def first_line(exc: BaseException) -> str:
@@ -74,32 +67,40 @@ def first_line(exc: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
-async def _check_not_ahead(database: DatabaseConfig) -> None:
-    at = await read_revision(database)
-    if at is not None and at not in known_revisions():
-        raise BouncerError(
-            f"the database schema is at revision {at}, which this bouncer does not know: "
-            "a newer bouncer has upgraded it; run that newer version"
-        )
+async def _run(database: DatabaseConfig, action: Callable[[AlembicConfig], None]) -> None:
+    engine = make_engine(database)
+    try:
+        with database_errors(database, "migrate"):
+            async with engine.begin() as connection:
+
+                def run_action(sync_connection: Connection) -> None:
+                    config = alembic_config()
+                    config.attributes["connection"] = sync_connection
+                    action(config)
+
+                await connection.run_sync(run_action)
+    finally:
+        await engine.dispose()
 
 
 async def read_revision(database: DatabaseConfig) -> str | None:
     engine = make_engine(database)
     try:
-        async with engine.connect() as connection:
-            return await database_revision(connection)
-    except SQLAlchemyError as exc:
-        raise BouncerError(f"cannot read the database {database.safe_url}: {first_line(exc)}") from None
-    except OSError as exc:
-        raise BouncerError(f"cannot reach the database {database.safe_url}: {exc}") from None
+        with database_errors(database, "read"):
+            async with engine.connect() as connection:
+                return await database_revision(connection)
     finally:
         await engine.dispose()
 
 
 async def upgrade(database: DatabaseConfig) -> str:
     """Bring the schema up to this bouncer's revision; returns a sentence saying what happened."""
-    await _check_not_ahead(database)
     before = await read_revision(database)
+    if before is not None and before not in known_revisions():
+        raise BouncerError(
+            f"the database schema is at revision {before}, which this bouncer does not know: "
+            "a newer bouncer has upgraded it; run that newer version"
+        )
     head = head_revision()
     if before == head:
         return f"the database schema is already at {head} (current)"

@@ -44,12 +44,26 @@ class TenantReport:
     tenant: str
     messages_by_kind: dict[str, int] = field(default_factory=dict)
     analysis_errors: int = 0
-    failures_by_activity: dict[str, int] = field(default_factory=dict)
     failures_by_reason: list[tuple[str, str, int]] = field(default_factory=list)  # (activity, reason, count)
-    top_reasons: list[tuple[str, int]] = field(default_factory=list)
     suppress: list[SuppressedRecipient] = field(default_factory=list)
     mailboxes: list[MailboxState] = field(default_factory=list)
     forwards_in_doubt: list[ForwardInDoubt] = field(default_factory=list)  # never limited by --since
+
+    @property
+    def failures_by_activity(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for activity, _, count in self.failures_by_reason:
+            totals[activity] = totals.get(activity, 0) + count
+        return dict(sorted(totals.items()))
+
+    @property
+    def top_reasons(self) -> list[tuple[str, int]]:
+        """The commonest reasons of failed mail (delays and complaints have no activity: left out)."""
+        totals: dict[str, int] = {}
+        for activity, reason, count in self.failures_by_reason:
+            if activity != NO_ACTIVITY:
+                totals[reason] = totals.get(reason, 0) + count
+        return sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))[:TOP_REASONS]
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -96,13 +110,6 @@ async def build_reports(
             )
         ]
         by_reason.sort(key=lambda row: (-row[2], row[0], row[1]))
-        by_activity: dict[str, int] = {}
-        reason_totals: dict[str, int] = {}
-        for activity, reason, count in by_reason:
-            by_activity[activity] = by_activity.get(activity, 0) + count
-            if activity != NO_ACTIVITY:  # top reasons of failed mail, not of delays/complaints
-                reason_totals[reason] = reason_totals.get(reason, 0) + count
-        top = sorted(reason_totals.items(), key=lambda pair: (-pair[1], pair[0]))[:TOP_REASONS]
         suppressed = [
             SuppressedRecipient(
                 recipient=row.recipient,
@@ -122,9 +129,7 @@ async def build_reports(
                 tenant=name,
                 messages_by_kind=dict(sorted(by_kind.items())),
                 analysis_errors=(await connection.execute(errors)).scalar_one(),
-                failures_by_activity=dict(sorted(by_activity.items())),
                 failures_by_reason=by_reason,
-                top_reasons=top,
                 suppress=suppressed,
                 mailboxes=[state for state in states if (state.tenant or account_tenants.get(state.account)) == name],
                 forwards_in_doubt=await forwards_in_doubt(connection, tenant=name),

@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Table, Update, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bouncer.analysis.result import Analysis, Recipient
@@ -120,6 +120,12 @@ class _Existing:
 def _forward_done_or_none() -> ColumnElement[bool]:
     """A record whose disposition may go ahead: nothing to forward, or forwarded."""
     return or_(inbound_messages.c.forward_to.is_(None), inbound_messages.c.forwarded_at.is_not(None))
+
+
+def _claimed_and_unfinished(inbound_id: int) -> ColumnElement[bool]:
+    """This record's forward is claimed and not finished: the only state finish/release may change."""
+    columns = inbound_messages.c
+    return and_(columns.id == inbound_id, columns.forward_started_at.is_not(None), columns.forwarded_at.is_(None))
 
 
 def utcnow() -> datetime:
@@ -274,19 +280,15 @@ class Store:
         """
         engine = make_engine(database)
         try:
-            async with engine.connect() as connection:
-                at = await migrate.database_revision(connection)
-        except SQLAlchemyError as exc:
-            await engine.dispose()
-            raise BouncerError(f"cannot open the database {database.safe_url}: {migrate.first_line(exc)}") from None
-        except OSError as exc:
-            await engine.dispose()
-            raise BouncerError(f"cannot reach the database {database.safe_url}: {exc}") from None
-        if require_current_schema:
-            problem = schema_problem(at, config_path)
+            with migrate.database_errors(database, "open"):
+                async with engine.connect() as connection:
+                    at = await migrate.database_revision(connection)
+            problem = schema_problem(at, config_path) if require_current_schema else None
             if problem is not None:
-                await engine.dispose()
                 raise BouncerError(problem)
+        except BaseException:  # a Store that is not returned must not leave its pool behind
+            await engine.dispose()
+            raise
         return cls(engine, database)
 
     async def close(self) -> None:
@@ -603,14 +605,9 @@ class Store:
 
         False when the forward was not claimed or was already finished (nothing changed).
         """
-        columns = inbound_messages.c
         return await self._update_one(
             update(inbound_messages)
-            .where(
-                columns.id == inbound_id,
-                columns.forward_started_at.is_not(None),
-                columns.forwarded_at.is_(None),
-            )
+            .where(_claimed_and_unfinished(inbound_id))
             .values(forwarded_at=utcnow(), forward_error=None)
         )
 
@@ -620,14 +617,9 @@ class Store:
 
         False when it was not claimed or is already finished (nothing changed).
         """
-        columns = inbound_messages.c
         return await self._update_one(
             update(inbound_messages)
-            .where(
-                columns.id == inbound_id,
-                columns.forward_started_at.is_not(None),
-                columns.forwarded_at.is_(None),
-            )
+            .where(_claimed_and_unfinished(inbound_id))
             .values(forward_started_at=None, forward_error=clean_text(error, MAX_ERROR_TEXT))
         )
 

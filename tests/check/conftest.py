@@ -1,7 +1,7 @@
 """Fixtures for `bouncer check`, the SMTP client, forwarding and alerts.
 
-* ``peer_tls``: a private CA, a certificate it signs for ``localhost``, and a self-signed
-  one, made with the openssl command (installed by scripts/test.sh).
+* ``peer_tls``: the harness's private CA and the certificate it signs for ``localhost``,
+  plus a self-signed one, made with the openssl command (installed by scripts/test.sh).
 * ``scripted_smtp``: a few lines of asyncio that answer exactly as Gmail or Office 365 do
   for the failures a local Postfix cannot produce. It binds a free loopback port.
 """
@@ -12,41 +12,25 @@ import asyncio
 import contextlib
 import subprocess
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import make_tls_files
 from smtp_peer import PeerTls, ScriptedSmtp, SmtpScript
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="session")
 def peer_tls(tmp_path_factory: pytest.TempPathFactory) -> PeerTls:
     folder = tmp_path_factory.mktemp("tls")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl(
-        "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=bouncer test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        cwd=folder,
+    signed = make_tls_files(folder, days=30)  # more than check's two weeks of expiry warning
+    self_signed_cert, self_signed_key = folder / "self.pem", folder / "self.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", self_signed_key, "-out", self_signed_cert, "-days", "30", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    _openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=folder)
-    (folder / "server.ext").write_text("subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    _openssl(
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.pem", "-days", "30", "-extfile", "server.ext",
-        cwd=folder,
-    )  # fmt: skip
-    _openssl(
-        "req", "-x509", *ec, "-keyout", "self.key", "-out", "self.pem", "-days", "30", "-subj", "/CN=localhost",
-        "-addext", "subjectAltName=DNS:localhost",
-        cwd=folder,
-    )  # fmt: skip
-    return PeerTls(
-        folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "self.pem", folder / "self.key"
-    )
+    return PeerTls(signed.ca_cert, signed.server_cert, signed.server_key, self_signed_cert, self_signed_key)
 
 
 @pytest.fixture
@@ -68,14 +52,3 @@ async def scripted_smtp() -> AsyncIterator[Callable[[SmtpScript], Any]]:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(5):
                 await server.wait_closed()
-
-
-@pytest.fixture
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port

@@ -19,7 +19,7 @@ from bouncer.config import Config
 @dataclass(frozen=True)
 class PeerTls:
     ca: Path  # the private CA's certificate (what ca_file points to)
-    cert: Path  # signed by the CA, for DNS:localhost only
+    cert: Path  # signed by the CA, for DNS:localhost (not for 127.0.0.1)
     key: Path
     self_signed_cert: Path  # for localhost, signed by nobody
     self_signed_key: Path

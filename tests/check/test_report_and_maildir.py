@@ -201,7 +201,7 @@ def test_certificate_expiry_warns_two_weeks_ahead() -> None:
     from datetime import UTC, datetime, timedelta
 
     from bouncer.check.net import certificate_outcome
-    from bouncer.smtp import CertificateInfo
+    from bouncer.tls import CertificateInfo
 
     now = datetime(2026, 11, 27, tzinfo=UTC)
 

@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from servers import free_port
 from smtp_peer import PeerTls, SmtpScript, smtp_config
 
 from bouncer.check import collect
@@ -128,14 +129,26 @@ async def test_certificate_for_another_name(scripted_smtp, peer_tls: PeerTls) ->
     assert failed_step(report)[::2] == ("tls", "tls-name-mismatch")
 
 
+async def test_a_ca_file_that_is_no_certificate_is_one_clear_failure(
+    scripted_smtp, peer_tls: PeerTls, tmp_path: Path
+) -> None:
+    not_a_ca = tmp_path / "ca.pem"
+    not_a_ca.write_text("this is not a certificate\n")
+    peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context()))
+    report = await collect(smtp_config(peer.port, ca_file=str(not_a_ca)))
+    step, detail, _ = failed_step(report)
+    assert step == "tls" and f"cannot load ca_file {not_a_ca}" in detail
+    assert peer.logins == []
+
+
 async def test_private_ca_without_ca_file(scripted_smtp, peer_tls: PeerTls) -> None:
     peer = await scripted_smtp(SmtpScript(tls=peer_tls.server_context()))
     report = await collect(smtp_config(peer.port))
     assert failed_step(report)[::2] == ("tls", "tls-untrusted")
 
 
-async def test_closed_port(free_port: int) -> None:
-    report = await collect(smtp_config(free_port))
+async def test_closed_port() -> None:
+    report = await collect(smtp_config(free_port()))
     assert failed_step(report)[::2] == ("tcp", "connect-refused")
     assert report.exit_code == 1
 
@@ -194,14 +207,14 @@ async def test_unknown_host_name() -> None:
     assert failed_step(report)[::2] == ("dns", "dns-unknown-host")
 
 
-def test_cli_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str], free_port: int) -> None:
+def test_cli_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "bouncer.yaml"
     config.write_text(
         f"""
 smtp:
   system:
     host: localhost
-    port: {free_port}
+    port: {free_port()}
     username: crm@example.org
     password: "{PASSWORD}"
     from_address: crm@example.org

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy.engine import Connection
 
 from bouncer.analysis.result import Analysis, Recipient
 from bouncer.analysis.taxonomy import Kind, Reason, is_hard
+from bouncer.config import DatabaseConfig
 from bouncer.sources.base import Disposition, FetchedMessage
 from bouncer.store import ToRecord
+from bouncer.store.engine import make_engine
+
+T = TypeVar("T")
 
 _serial = itertools.count(1)
 
@@ -80,3 +88,13 @@ def item(
         disposition=disposition,
         parser_version="test-1",
     )
+
+
+async def inspect_database(database: DatabaseConfig, look: Callable[[Connection], T]) -> T:
+    """Run ``look`` (e.g. something with ``sqlalchemy.inspect``) on a connection of its own."""
+    engine = make_engine(database)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(look)
+    finally:
+        await engine.dispose()

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from servers import wait_for
 from sqlalchemy import func, select
 from store_helpers import fetched, item
 
@@ -29,6 +30,10 @@ def _plain_dsn(url: str) -> str:
     return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, ""))
 
 
+# Some backend waits for a lock that the connection with this pid holds (others' tests may share the server).
+WAITING_FOR = "SELECT count(*) FROM pg_locks WHERE NOT granted AND $1 = ANY(pg_blocking_pids(pid))"
+
+
 async def test_a_deadlock_victim_is_recorded_on_the_second_try(pg_database: DatabaseConfig) -> None:
     await upgrade(pg_database)
     store = await Store.open(pg_database)
@@ -45,7 +50,9 @@ async def test_a_deadlock_victim_is_recorded_on_the_second_try(pg_database: Data
         await other.execute("UPDATE mailbox_state SET messages_seen = messages_seen WHERE account = 'bounces'")
 
         recording = asyncio.create_task(store.record([item(fetched(raw, uid=1))]))
-        await asyncio.sleep(0.5)  # the recording has inserted the message and waits for the checkpoint row
+        # Go on only once the recording has inserted the message and waits for the checkpoint
+        # row (a fixed sleep may end sooner on a loaded machine: then no deadlock is tested).
+        await wait_for(lambda: other.fetchval(WAITING_FOR, other.get_server_pid()), timeout=15)
         assert not recording.done()
         other_id = await asyncio.wait_for(
             other.fetchval(

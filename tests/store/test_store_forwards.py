@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
-from store_helpers import analysis, fetched, item
+from store_helpers import analysis, fetched, inspect_database, item
 
 from bouncer.analysis.taxonomy import Kind
 from bouncer.cli import main
@@ -45,12 +45,7 @@ def _inbound_columns(connection: Connection) -> set[str]:
 
 
 async def inbound_columns(database: DatabaseConfig) -> set[str]:
-    engine = make_engine(database)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(_inbound_columns)
-    finally:
-        await engine.dispose()
+    return await inspect_database(database, _inbound_columns)
 
 
 async def test_migration_0002_up_and_down_keeps_the_records(database: DatabaseConfig) -> None:

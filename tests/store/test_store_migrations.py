@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
+from store_helpers import inspect_database
 
 from bouncer.cli import main
 from bouncer.config import DatabaseConfig
@@ -28,12 +29,7 @@ def _names(connection: Connection) -> tuple[set[str], set[str]]:
 
 
 async def schema_objects(database: DatabaseConfig) -> tuple[set[str], set[str]]:
-    engine = make_engine(database)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(_names)
-    finally:
-        await engine.dispose()
+    return await inspect_database(database, _names)
 
 
 async def test_up_from_empty_and_down_again(database: DatabaseConfig) -> None:

@@ -20,9 +20,7 @@ import asyncio.sslproto
 import base64
 import contextlib
 import difflib
-import functools
 import math
-import os
 import re
 import socket
 import ssl
@@ -36,6 +34,7 @@ import aioimaplib
 
 from bouncer.config import ImapConfig
 from bouncer.credentials import Credential, credential_for
+from bouncer.tls import CaFileError, client_context
 
 __all__ = [
     "FolderInfo",
@@ -460,31 +459,17 @@ class _LeanSSLProtocol(asyncio.sslproto.SSLProtocol):
     max_size = 32 * 1024
 
 
-def tls_context(server: ImapConfig) -> ssl.SSLContext:
-    """System trust store plus the configured ``ca_file``; host names always checked.
-
-    Contexts are shared between connections with the same ``ca_file`` (and file version):
-    loading the system store costs ~100 ms and about a megabyte, which hundreds of
-    accounts must not pay each.
-    """
-    ca_file = str(server.ca_file) if server.ca_file is not None else None
+def _tls_protocol(
+    loop: asyncio.AbstractEventLoop, protocol: Any, server: ImapConfig, handshake: asyncio.Future[Any]
+) -> _LeanSSLProtocol:
+    """The TLS layer under ``protocol``; ``handshake`` completes when the handshake is done."""
     try:
-        version = os.stat(ca_file).st_mtime_ns if ca_file is not None else 0
-    except OSError as exc:
-        raise ImapTlsError(f"cannot read ca_file {server.ca_file}: {exc.strerror}", step="tls") from None
-    return _shared_tls_context(ca_file, version)
-
-
-@functools.lru_cache(maxsize=32)
-def _shared_tls_context(ca_file: str | None, version: int) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    if ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ImapTlsError(f"cannot load ca_file {ca_file}: {exc}", step="tls") from None
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+        context = client_context(server.ca_file)
+    except CaFileError as exc:
+        raise ImapTlsError(str(exc), step="tls") from None
+    return _LeanSSLProtocol(
+        loop, protocol, context, handshake, server_hostname=server.host, ssl_handshake_timeout=math.ceil(server.timeout)
+    )
 
 
 def _tls_failure(exc: BaseException, where: str, server: ImapConfig) -> ImapTlsError:
@@ -583,14 +568,7 @@ async def open_imap(
         try:
             if tls:
                 handshake = loop.create_future()
-                tls_protocol = _LeanSSLProtocol(
-                    loop,
-                    protocol,
-                    tls_context(server),
-                    handshake,
-                    server_hostname=server.host,
-                    ssl_handshake_timeout=math.ceil(timeout),
-                )
+                tls_protocol = _tls_protocol(loop, protocol, server, handshake)
                 raw, _ = await loop.create_connection(lambda: tls_protocol, sock=sock)
                 try:
                     await asyncio.wait_for(handshake, timeout)
@@ -664,7 +642,6 @@ async def _start_tls(
     report: Callable[[StepName, float, str], None],
 ) -> None:
     loop = asyncio.get_running_loop()
-    context = tls_context(server)
     started = time.monotonic()
     # What loop.start_tls() does, with the lean TLS protocol. The IMAP protocol is told of
     # the new (TLS) transport through connection_made, which aioimaplib also takes as a new
@@ -673,9 +650,7 @@ async def _start_tls(
     raw = protocol.transport
     state = protocol.state
     handshake = loop.create_future()
-    tls_protocol = _LeanSSLProtocol(
-        loop, protocol, context, handshake, server_hostname=server.host, ssl_handshake_timeout=math.ceil(server.timeout)
-    )
+    tls_protocol = _tls_protocol(loop, protocol, server, handshake)
     raw.pause_reading()
     raw.set_protocol(tls_protocol)
     tls_protocol.connection_made(raw)

@@ -43,6 +43,7 @@ from bouncer.sources.imap.connection import (
     SelectedFolder,
     open_imap,
 )
+from bouncer.sources.imap.hints import imap_error_hint
 
 __all__ = ["DispositionError", "FolderWatcher", "WatcherOptions", "WatcherState", "WatcherStatus", "backoff_delay"]
 
@@ -207,21 +208,19 @@ class FolderWatcher:
 
     async def _failed(self, exc: Exception) -> None:
         message = str(exc) or type(exc).__name__
+        hint = imap_error_hint(exc, self.imap) if isinstance(exc, ImapError) else None
+        said = {"hint": hint.text} if hint is not None else {}
         if isinstance(exc, ImapAuthError):
             # The same refused password every few minutes says nothing new: log it once.
             if message != self._last_auth_error:
-                self.log.error(
-                    "imap_login_refused",
-                    error=message,
-                    hint="check the username and password (or password_file) of this account",
-                )
+                self.log.error("imap_login_refused", error=message, **said)
                 self._last_auth_error = message
             else:
                 self.log.debug("imap_login_refused_again", error=message)
         elif isinstance(exc, FolderNotFound):
-            self.log.error("imap_folder_missing", error=message)
+            self.log.error("imap_folder_missing", error=message, **said)
         elif isinstance(exc, ImapError):
-            self.log.warning("imap_failed", error=message, step=exc.step)
+            self.log.warning("imap_failed", error=message, step=exc.step, **said)
         else:
             self.log.error("watcher_failed", error=message, error_type=type(exc).__name__)
         self._set(last_error=message)
