@@ -8,7 +8,9 @@ A :class:`FolderWatcher` owns one (account, folder) and one IMAP connection. Its
 3. re-apply the dispositions of records committed before a crash but never acknowledged;
 4. work through the backlog oldest first in bounded batches: fetch (``BODY.PEEK``: reading
    marks nothing seen), ``pipeline.handle`` (commits), apply the dispositions, then
-   ``pipeline.acknowledged``; only then does the next batch start;
+   ``pipeline.acknowledged``. Batches overlap, two deep: batch N+1 is analysed and
+   recorded while batch N is moved and acknowledged, but no batch is disposed of before
+   its own commit;
 5. IDLE (re-issued well before the 29 minutes of RFC 2177) or poll at ``poll_interval``,
    and on news go back to 4.
 
@@ -295,37 +297,121 @@ class FolderWatcher:
         await self.pipeline.acknowledged(self.account.name, self.folder, [p.inbound_id for p in pending])
 
     async def _fetch_new(self) -> None:
-        """Every message from ``_next_uid`` on, in batches, until a search finds none.
-
-        The next batch is fetched over IMAP while the pipeline analyses and records the
-        current one; the current batch's dispositions wait for that fetch (one connection,
-        one command at a time) and for the commit (record first, then dispose).
-        """
+        """Every message from ``_next_uid`` on, in batches, until a search finds none."""
         session, selected = self._require()
         while True:
             uids = await session.search_uids(self._next_uid)
             if not uids:
                 return
             self._set(state="fetching")
-            batches = self._batches(session, uids)
-            prefetch: asyncio.Future[list[ImapMessage] | None] | None = None
-            try:
-                current = await anext(batches, None)
-                while current is not None:
-                    prefetch = asyncio.ensure_future(anext(batches, None))
-                    await self._finish_even_if_cancelled(self._process(session, selected, current, prefetch))
-                    self._next_uid = max(self._next_uid, current[-1].uid + 1)
-                    if self.stopping:
-                        raise _Stopping
-                    current = await prefetch
-                    prefetch = None
-            finally:
-                if prefetch is not None and not prefetch.done():
-                    prefetch.cancel()
-                    with contextlib.suppress(BaseException):
-                        await prefetch
-                await batches.aclose()
+            await self._drain(session, selected, uids)
             self._next_uid = max(self._next_uid, uids[-1] + 1)
+
+    async def _drain(self, session: ImapSession, selected: SelectedFolder, uids: Sequence[int]) -> None:
+        """Work through ``uids`` as a pipeline two batches deep.
+
+        While batch N is moved and acknowledged (waiting on the IMAP server, then on the
+        database), batch N+1 is analysed and recorded (CPU on this loop, then the database),
+        and batch N+2 is fetched once the connection is free. Each batch is still disposed
+        of only after its own commit; a crash leaves at most two committed batches with
+        dispositions pending, which the next start re-applies (``_reapply_pending``).
+        The IMAP connection carries one command at a time (``imap_lock``).
+        """
+        wind_down = asyncio.Event()  # set on cancellation: finish the batches in hand, start no more
+        work = asyncio.ensure_future(self._drain_pipelined(session, selected, uids, wind_down))
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            # A batch interrupted half-way is harmless (records are idempotent, dispositions
+            # are re-applied), but finishing it avoids redoing the work after a restart.
+            wind_down.set()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(work), self.options.stop_grace)
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
+            raise
+
+    async def _drain_pipelined(
+        self, session: ImapSession, selected: SelectedFolder, uids: Sequence[int], wind_down: asyncio.Event
+    ) -> None:
+        batches = self._batches(session, uids)
+        imap_lock = asyncio.Lock()
+
+        async def fetch_next() -> list[ImapMessage] | None:
+            async with imap_lock:
+                return await anext(batches, None)
+
+        recording: asyncio.Future[Sequence[Handled]] | None = None
+        prefetch: asyncio.Future[list[ImapMessage] | None] | None = None
+        in_flight: list[asyncio.Future[Any]] = []  # every background step, cancelled on the way out
+        try:
+            current = await fetch_next()
+            if current is None:
+                return
+            recording = asyncio.ensure_future(self._record(selected, current))
+            prefetch = asyncio.ensure_future(fetch_next())
+            in_flight += [recording, prefetch]
+            while current is not None and recording is not None:
+                following, recording, prefetch = await self._step(
+                    session, imap_lock, current, recording, prefetch, fetch_next, in_flight, wind_down
+                )
+                self._next_uid = max(self._next_uid, current[-1].uid + 1)
+                if self.stopping or wind_down.is_set():
+                    if following is not None and recording is not None:
+                        # Finish the batch in hand: it is being recorded already.
+                        await self._step(session, imap_lock, following, recording, None, None, in_flight, wind_down)
+                        recording = None
+                        self._next_uid = max(self._next_uid, following[-1].uid + 1)
+                    raise _Stopping
+                current = following
+        finally:
+            for future in in_flight:
+                if future is not None and not future.done():
+                    future.cancel()
+                    with contextlib.suppress(BaseException):
+                        await future
+            await batches.aclose()
+
+    async def _step(
+        self,
+        session: ImapSession,
+        imap_lock: asyncio.Lock,
+        current: Sequence[ImapMessage],
+        recording: asyncio.Future[Sequence[Handled]],
+        prefetch: asyncio.Future[list[ImapMessage] | None] | None,
+        fetch_next: Callable[[], Awaitable[list[ImapMessage] | None]] | None,
+        in_flight: list[asyncio.Future[Any]],
+        wind_down: asyncio.Event,
+    ) -> tuple[
+        list[ImapMessage] | None,
+        asyncio.Future[Sequence[Handled]] | None,
+        asyncio.Future[list[ImapMessage] | None] | None,
+    ]:
+        """Dispose of ``current`` once recorded; meanwhile record the prefetched batch and
+        fetch the one after it (queued on the connection behind this batch's MOVE).
+
+        Returns the next batch (None at the end), the future of its recording and the
+        future of the fetch after it.
+        """
+        handled = await recording
+        following = await prefetch if prefetch is not None else None
+        selected = self._require()[1]
+        next_recording = None
+        if following is not None and not (self.stopping or wind_down.is_set()):
+            next_recording = asyncio.ensure_future(self._record(selected, following))
+            in_flight.append(next_recording)
+        next_prefetch = None
+        if next_recording is not None and fetch_next is not None:
+            next_prefetch = asyncio.ensure_future(fetch_next())  # runs once the MOVE below frees the connection
+            in_flight.append(next_prefetch)
+        async with imap_lock:
+            await self._dispose(session, [(m.uid, h.disposition) for m, h in zip(current, handled, strict=True)])
+        await self.pipeline.acknowledged(self.account.name, self.folder, [h.inbound_id for h in handled])
+        self._set(processed=self._status.processed + len(current))
+        if following is not None and next_recording is None:
+            following = None  # stopping: the prefetched batch is left for the next start
+        return following, next_recording, next_prefetch
 
     async def _batches(self, session: ImapSession, uids: Sequence[int]) -> AsyncGenerator[list[ImapMessage], None]:
         """Batches of fetched messages, bounded by count and by bytes, oldest first."""
@@ -354,29 +440,8 @@ class FolderWatcher:
                 if messages:
                     yield messages
 
-    async def _finish_even_if_cancelled(self, work: Awaitable[None]) -> None:
-        """Run one batch; if the watcher is cancelled meanwhile, let the batch finish first.
-
-        A batch interrupted half-way is harmless (records are idempotent, dispositions are
-        re-applied), but finishing it avoids redoing the work after a restart.
-        """
-        task = asyncio.ensure_future(work)
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(task), self.options.stop_grace)
-            task.cancel()
-            raise
-
-    async def _process(
-        self,
-        session: ImapSession,
-        selected: SelectedFolder,
-        messages: Sequence[ImapMessage],
-        busy: asyncio.Future[Any] | None = None,
-    ) -> None:
-        """Record a batch, then apply its dispositions (after ``busy``, a fetch in flight), then acknowledge."""
+    async def _record(self, selected: SelectedFolder, messages: Sequence[ImapMessage]) -> Sequence[Handled]:
+        """Analyse and record a batch (one commit, with the checkpoint); nothing is disposed yet."""
         batch = [
             FetchedMessage(
                 tenant=self.account.tenant,
@@ -403,11 +468,7 @@ class FolderWatcher:
         handled: Sequence[Handled] = await self.pipeline.handle(batch)
         if len(handled) != len(batch):
             raise RuntimeError(f"the pipeline returned {len(handled)} results for {len(batch)} messages")
-        if busy is not None:
-            await asyncio.wait([busy])  # its result (or error) is for the caller
-        await self._dispose(session, [(m.uid, h.disposition) for m, h in zip(messages, handled, strict=True)])
-        await self.pipeline.acknowledged(self.account.name, self.folder, [h.inbound_id for h in handled])
-        self._set(processed=self._status.processed + len(batch))
+        return handled
 
     # --- dispositions -------------------------------------------------------------------
 
