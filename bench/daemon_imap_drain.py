@@ -2,7 +2,7 @@
 
 Prints messages/s of the daemon's whole path (fetch, analyse, record, MOVE, acknowledge) next
 to the ceiling: a bare aioimaplib ``UID FETCH ... BODY.PEEK[]`` of the same folder, both in
-the watcher's batches of 100 UIDs and as one ``1:*`` fetch. Needs root (or the test user),
+the watcher's batches (``WatcherOptions().batch_size`` UIDs) and as one ``1:*`` fetch. Needs root (or the test user),
 Dovecot and the system PostgreSQL, as the tests do.
 
     .venv/bin/python bench/daemon_imap_drain.py [COUNT]
@@ -23,8 +23,11 @@ from bouncer.config import AccountConfig, Config, DatabaseConfig
 from bouncer.daemon import drain_all
 from bouncer.logs import configure_logging
 from bouncer.pipeline import PipelineCore
+from bouncer.sources.imap.watcher import WatcherOptions
 from bouncer.store import Store
 from bouncer.store.migrate import upgrade
+
+BATCH = WatcherOptions().batch_size
 
 
 async def bare_fetch(dovecot: Dovecot, user: MailUser, batch: int | None) -> float:
@@ -70,15 +73,16 @@ async def drain(dovecot: Dovecot, user: MailUser, url: str, *, pool: bool) -> tu
     return count / elapsed, count
 
 
-async def analysis_alone(dovecot: Dovecot, user: MailUser, count: int) -> float:
-    """The same messages through the analysis pool only: the other bound on the drain."""
+async def analysis_alone(dovecot: Dovecot, user: MailUser, count: int, workers: int) -> float:
+    """The same messages through the analysis only (a pool of ``workers``, or inline for 0):
+    the other bound on the drain."""
     raws = [path.read_bytes() for path in sorted((user.maildir / "cur").iterdir())[:count]]
-    core = PipelineCore(None, Config(), pool_workers=2)  # type: ignore[arg-type]  # the pool is all this uses
+    core = PipelineCore(None, Config(), pool_workers=workers)  # type: ignore[arg-type]  # analysis is all this uses
     try:
-        await core.analyse_batch(raws[:100])  # start the workers
+        await core.analyse_batch(raws[:BATCH])  # start the workers
         start = time.perf_counter()
-        for i in range(0, len(raws), 100):
-            await core.analyse_batch(raws[i : i + 100])
+        for i in range(0, len(raws), BATCH):
+            await core.analyse_batch(raws[i : i + BATCH])
         return len(raws) / (time.perf_counter() - start)
     finally:
         core.close()
@@ -94,12 +98,16 @@ async def main() -> None:
         # Dovecot indexes a folder on its first SELECT; do it before timing anything.
         for user in users:
             await bare_fetch(dovecot, user, None)
-        batched = max([await bare_fetch(dovecot, users[0], 100) for _ in range(2)])
+        batched = max([await bare_fetch(dovecot, users[0], BATCH) for _ in range(2)])
         whole = max([await bare_fetch(dovecot, users[0], None) for _ in range(2)])
         ceiling = max(batched, whole)
-        analysing = await analysis_alone(dovecot, users[1], count)
-        print(f"bare aioimaplib UID FETCH BODY.PEEK[]: {batched:.0f} msg/s in batches of 100, {whole:.0f} msg/s as 1:*")
-        print(f"analysis alone (process pool, batches of 100): {analysing:.0f} msg/s")
+        pooled = await analysis_alone(dovecot, users[1], count, 2)
+        inline = await analysis_alone(dovecot, users[1], count, 0)
+        print(
+            f"bare aioimaplib UID FETCH BODY.PEEK[]: {batched:.0f} msg/s in batches of {BATCH}, "
+            f"{whole:.0f} msg/s as 1:*"
+        )
+        print(f"analysis alone, batches of {BATCH}: {pooled:.0f} msg/s in a pool of 2, {inline:.0f} msg/s inline")
         for user, pool in ((users[0], True), (users[1], False)):
             async with pg_database() as url:
                 rate, done = await drain(dovecot, user, url, pool=pool)
