@@ -23,12 +23,14 @@ from typing import Any
 
 from daemon_common import fill, mail_servers, pg_database
 from daemon_imap_drain import bare_fetch, drain
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bouncer.logs import configure_logging
 from bouncer.pipeline import PipelineCore
 from bouncer.sources.imap import watcher as watcher_module
 from bouncer.sources.imap.connection import ImapSession
 from bouncer.store import Store
+from bouncer.store import store as store_module
 
 TOTALS: dict[str, float] = defaultdict(float)
 CALLS: dict[str, int] = defaultdict(int)
@@ -49,6 +51,21 @@ def timed(owner: Any, name: str, label: str) -> None:
     setattr(owner, name, wrapper)
 
 
+def timed_sync(owner: Any, name: str, label: str) -> None:
+    original: Callable[..., Any] = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            TOTALS[label] += time.perf_counter() - start
+            CALLS[label] += 1
+
+    setattr(owner, name, wrapper)
+
+
 def instrument() -> None:
     timed(ImapSession, "search_uids", "imap: UID SEARCH")
     timed(ImapSession, "fetch_info", "imap: FETCH size/date")
@@ -59,6 +76,11 @@ def instrument() -> None:
     timed(Store, "mark_disposed", "store: mark_disposed")
     timed(Store, "checkpoint", "store: checkpoint read")
     timed(Store, "folder_ok", "store: folder_ok")
+    # Inside record and mark_disposed: the statements (SQLAlchemy building them, asyncpg,
+    # PostgreSQL executing); the rest of those two is checkout (with its pre-ping), BEGIN, COMMIT.
+    timed(AsyncConnection, "execute", "sql: execute (record+ack)")
+    timed_sync(store_module, "message_row", "store: building message rows")
+    timed_sync(store_module, "failure_rows", "store: building failure rows")
 
 
 async def main() -> None:
