@@ -405,8 +405,16 @@ async def serve(
     core = PipelineCore(store, config, analyser=analyser)
     try:
         if once:
-            return await _once(config, core, factory)
-        forwarder = None
+            result = await _once(config, core, factory)
+            if isinstance(store, Store) and any(a.forward_other_to for a in config.accounts):
+                # People's mail recorded just now: forward it, then one more pass disposes of
+                # what was forwarded (its disposition was held back until then).
+                once_forwarder = Forwarder(store, config)
+                await once_forwarder.forward_pending()
+                if once_forwarder.forwarded:
+                    result = await _once(config, core, factory)
+            return result
+        forwarder: Forwarder | None = None
         if isinstance(store, Store):
             # Claimed by an earlier process and never finished: maybe sent, so never resent.
             await warn_stuck_forwards(await store.stuck_forwards(started_before=utcnow()))

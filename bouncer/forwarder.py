@@ -74,6 +74,7 @@ class Forwarder:
         self.retry_first, self.retry_max = retry_first, retry_max
         self._wake = asyncio.Event()
         self._failures = 0  # consecutive passes in which SMTP refused something
+        self.forwarded = 0  # forwards sent by this process
         self._no_raw_logged: set[int] = set()
         self._log = get_logger()
 
@@ -152,6 +153,7 @@ class Forwarder:
                 continue
             await self.store.finish_forward(item.inbound_id)
             forwarded = True
+            self.forwarded += 1
             log.info("message_forwarded", inbound_id=item.inbound_id, message=item.name, to=item.forward_to)
         if forwarded:
             self.on_forwarded(account.name, folder)

@@ -114,12 +114,14 @@ async def test_a_persons_reply_is_forwarded_once_then_moved_and_bounces_are_not_
     bounces, staff = new_mail_user(), new_mail_user()
     token = os.urandom(4).hex()
     reply = personal(f"anna-{token}@example.org", f"Please unsubscribe me {token}")
-    await asyncio.to_thread(dovecot.append, bounces, "INBOX", reply)
     await asyncio.to_thread(dovecot.append, bounces, "INBOX", dsn(f"gone-{token}@example.org", f"{token}-key"))
     account = {"name": "bounces", "imap": imap_settings(dovecot, bounces), "forward_other_to": staff.address}
     config_file = write_config(tmp_path / "bouncer.yaml", postfix, account)
 
     daemon = start(config_file, store)
+    await eventually(lambda: mailbox(dovecot, bounces, "Processed"), 10, "the bounce moved")
+    await asyncio.sleep(0.5)  # idling: the forward finishes while the watcher waits in IDLE
+    await asyncio.to_thread(dovecot.append, bounces, "INBOX", reply)
     (forward,) = await eventually(lambda: mailbox(dovecot, staff), 20, "the forward delivered")
     assert forward["Subject"] == "Fwd: Re: Butlleti de novembre"
     assert forward["Reply-To"] == f"anna-{token}@example.org"
@@ -233,3 +235,53 @@ async def test_a_failing_folder_sends_one_alert_then_one_recovery_mail(
 async def _at_least(messages: Any, count: int) -> list[EmailMessage] | None:
     found: list[EmailMessage] = await messages
     return found if len(found) >= count else None
+
+
+async def test_a_forward_claimed_by_a_crashed_process_is_never_resent_and_is_reported(
+    tmp_path: Path,
+    store: Store,
+    dovecot: Dovecot,
+    postfix: Postfix,
+    new_mail_user: Callable[..., MailUser],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bounces, staff = new_mail_user(), new_mail_user()
+    token = os.urandom(4).hex()
+    await asyncio.to_thread(dovecot.append, bounces, "INBOX", personal(f"marta-{token}@example.org", token))
+    account = {"name": "bounces", "imap": imap_settings(dovecot, bounces), "forward_other_to": staff.address}
+    config_file = write_config(tmp_path / "bouncer.yaml", postfix, account, smtp_port=free_port())
+    daemon = start(config_file, store)
+
+    async def refused() -> list[dict[str, Any]]:
+        return [r for r in await forward_rows(store) if r["forward_error"]]
+
+    (row,) = await eventually(refused, 15, "the refused forward recorded")
+    assert await stop(daemon) == 0
+    # A process that claimed the forward and died before finishing it: it may have been sent.
+    assert await store.claim_forward(row["id"])
+
+    write_config(config_file, postfix, account)  # SMTP works now
+    capsys.readouterr()
+    daemon = start(config_file, store)
+    await asyncio.sleep(3)
+    assert await stop(daemon) == 0
+    assert "forward_in_doubt" in capsys.readouterr().out
+    assert not await mailbox(dovecot, staff)
+    assert len(await mailbox(dovecot, bounces)) == 1  # left in place for a person to decide
+
+
+async def test_once_forwards_and_then_disposes_of_what_it_forwarded(
+    tmp_path: Path, store: Store, dovecot: Dovecot, postfix: Postfix, new_mail_user: Callable[..., MailUser]
+) -> None:
+    bounces, staff = new_mail_user(), new_mail_user()
+    token = os.urandom(4).hex()
+    await asyncio.to_thread(dovecot.append, bounces, "INBOX", personal(f"pau-{token}@example.org", token))
+    account = {"name": "bounces", "imap": imap_settings(dovecot, bounces), "forward_other_to": staff.address}
+    config_file = write_config(tmp_path / "bouncer.yaml", postfix, account)
+    assert await serve(load_config(config_file), config_file, store, once=True) == 0
+    assert not await mailbox(dovecot, bounces) and len(await mailbox(dovecot, bounces, "Processed")) == 1
+    (forward,) = await eventually(lambda: mailbox(dovecot, staff), 20, "the forward delivered")
+    assert token.encode() in attached_original(forward)
+    assert await serve(load_config(config_file), config_file, store, once=True) == 0
+    await asyncio.sleep(1)
+    assert len(await mailbox(dovecot, staff)) == 1
