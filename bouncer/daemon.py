@@ -189,7 +189,8 @@ class Supervisor:
 
     def __post_init__(self) -> None:
         self._live: dict[FolderKey, Watcher] = {}  # the watcher objects, for nudge()
-        self._background: list[asyncio.Task[None]] = []  # forwarder, alerts: cancelled at the end
+        self._background: list[asyncio.Task[None]] = []  # forwarder, alerts: stopped at the end
+        self._forwarder_task: asyncio.Task[None] | None = None
         self._alerts_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stop_requested = False
@@ -236,7 +237,8 @@ class Supervisor:
                 if self.forwarder is not None:
                     self.forwarder.on_forwarded = self.nudge
                     self.core.forwards_recorded = self.forwarder.wake
-                    self._background.append(task_group.create_task(self.forwarder.run(), name="forwarder"))
+                    self._forwarder_task = task_group.create_task(self.forwarder.run(), name="forwarder")
+                    self._background.append(self._forwarder_task)
                 self._start_alerts(alerts_for(self.config))
                 for key, account in _folders(self.config).items():
                     self._start(key, account)
@@ -250,8 +252,13 @@ class Supervisor:
                         await self.reload()
                 sd_notify("STOPPING=1")
                 self._log.info("daemon_stopping", folders=len(self.watchers))
+                if self.forwarder is not None:
+                    self.forwarder.request_stop()  # finishes the forward in hand meanwhile
                 await self._stop(list(self.watchers))
-                for task in self._background:  # a forward in flight is left claimed: in doubt, never resent
+                if self._forwarder_task is not None:
+                    # One cancelled mid-send stays claimed (in doubt, never resent).
+                    await asyncio.wait([self._forwarder_task], timeout=IMAP_CANCEL_GRACE)
+                for task in self._background:
                     task.cancel()
         finally:
             for signum in handled_signals:

@@ -75,11 +75,17 @@ class Forwarder:
         self._wake = asyncio.Event()
         self._failures = 0  # consecutive passes in which SMTP refused something
         self.forwarded = 0  # forwards sent by this process
+        self._stopping = False
         self._no_raw_logged: set[int] = set()
         self._log = get_logger()
 
     def wake(self) -> None:
         """A batch with forwards was recorded: forward now (called from the pipeline; never blocks)."""
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        """Shutdown: finish the forward in hand (so it is not left in doubt), start no other."""
+        self._stopping = True
         self._wake.set()
 
     def reconfigure(self, config: Config) -> None:
@@ -92,8 +98,11 @@ class Forwarder:
         return [a for a in self.config.accounts if a.forward_other_to is not None]
 
     async def run(self) -> None:
-        """Forward until cancelled (the daemon runs this in its TaskGroup); never raises otherwise."""
-        while True:
+        """Forward until :meth:`request_stop` or cancellation (the daemon runs this in its TaskGroup).
+
+        Never raises otherwise. Cancelled in the middle of a send, the forward stays claimed:
+        in doubt, never resent."""
+        while not self._stopping:
             self._wake.clear()
             try:
                 refused = await self.forward_pending()
@@ -130,6 +139,8 @@ class Forwarder:
                         action="set database.store_raw: true; the message stays in its folder until then",
                     )
                 continue
+            if self._stopping:
+                break
             if not await self.store.claim_forward(item.inbound_id):
                 continue  # another process has it, or it is done
             try:
