@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_helpers import dsn, personal
+from daemon_helpers import deliver, dsn, files, make_maildir, personal
 from servers import Dovecot, MailUser, Postfix, free_port
 from sqlalchemy import text
 
@@ -285,3 +285,23 @@ async def test_once_forwards_and_then_disposes_of_what_it_forwarded(
     assert await serve(load_config(config_file), config_file, store, once=True) == 0
     await asyncio.sleep(1)
     assert len(await mailbox(dovecot, staff)) == 1
+
+
+async def test_a_maildir_account_forwards_too_and_moves_the_message_once_forwarded(
+    tmp_path: Path, store: Store, dovecot: Dovecot, postfix: Postfix, new_mail_user: Callable[..., MailUser]
+) -> None:
+    staff = new_mail_user()
+    inbox = make_maildir(tmp_path / "mail")
+    token = os.urandom(4).hex()
+    account = {"name": "local", "maildir": str(inbox), "forward_other_to": staff.address}
+    daemon = start(write_config(tmp_path / "bouncer.yaml", postfix, account), store)
+    await asyncio.sleep(0.5)
+    deliver(inbox, personal(f"nuria-{token}@example.org", token))
+    (forward,) = await eventually(lambda: mailbox(dovecot, staff), 20, "the forward delivered")
+    assert token.encode() in attached_original(forward)
+
+    async def moved() -> bool:
+        return not files(inbox) and len(files(inbox / ".Processed")) == 1
+
+    await eventually(moved, 5, "the message moved to .Processed")
+    assert await stop(daemon) == 0
