@@ -331,6 +331,10 @@ class Supervisor:
         desired = _folders(new)
         changed = [key for key, item in self.watchers.items() if desired.get(key) != item.account]
         await self._stop(changed)
+        if self.core.alerts is not None:
+            for account_name, folder in changed:
+                if (account_name, folder) not in desired:  # no longer watched: nothing left to alert about
+                    self.core.alerts.ok(account_name, folder)
         started = [key for key in desired if key not in self.watchers]
         for key in started:
             self._start(key, desired[key])
