@@ -46,6 +46,15 @@ def test_quickstart_runs_on_a_fresh_machine_and_twice_records_nothing_twice(tmp_
 
     database = tmp_path / "bouncer-quickstart.db"
     assert sqlite_rows(database, "select count(*) from inbound_messages") == [(16,)]
+    # Real results: what examples/README.md promises for the samples.
+    kinds = dict(sqlite_rows(database, "select kind, count(*) from inbound_messages group by kind"))
+    assert kinds == {"bounce": 11, "delay": 2, "complaint": 1, "autoreply": 1, "not_bounce": 1}
+    keyed = sqlite_rows(
+        database,
+        "select count(*) from inbound_messages where kind in ('bounce', 'delay', 'complaint')"
+        " and tracker_key is not null",
+    )
+    assert keyed == [(14,)]
     again = bouncer("run", "--once", "-c", "examples/quickstart.yaml", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert sqlite_rows(database, "select count(*) from inbound_messages") == [(16,)]
