@@ -38,7 +38,7 @@ _OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
     # the retry limit, last: a more precise cause above wins over "it took too long"
     (re.compile(r"retry timeout exceeded|retry time not reached for any host", re.I), R.EXPIRED),
 )
-_REMOTE_REPLY = re.compile(r"(?<![\d.])[45]\d\d[ -]")
+_REMOTE_REPLY = re.compile(r"[45](?<![\d.][45])\d\d[ -]")
 _GAVE_UP_RETRYING = re.compile(r"retry timeout exceeded|retry time not reached", re.I)
 
 
