@@ -366,7 +366,8 @@ class Report:
                 for block in payload[:200]:
                     if isinstance(block, Message):
                         # raw values: folded lines stay folded, parse_fields joins them
-                        out.append("\n".join(f"{k}: {v}" for k, v in block.raw_items()))
+                        # raw_items() is a generator over a copy of this same list
+                        out.append("\n".join([f"{k}: {v}" for k, v in block._headers]))  # type: ignore[union-attr]
                         out.append("")
                         # a block parsed as headers may carry further fields in its "body"
                         extra = block.get_payload()
