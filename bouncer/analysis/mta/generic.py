@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import re
 
-from bouncer.analysis.mta.base import ADDRESS_RE, AUTOREPLY_SUBJECT, Decoded, Found, Report, clean_address, find_command
+from bouncer.analysis.mta.base import (
+    ADDRESS_RE,
+    AUTOREPLY_SUBJECT,
+    CaseBlind,
+    Decoded,
+    Found,
+    Report,
+    clean_address,
+    find_command,
+)
 
 NAME = "text"
 
@@ -20,7 +29,7 @@ _DAEMON_FROM = re.compile(
     r"mailer-daemon|postmaster|post_master|mail delivery|mail administrator|mailer_daemon|mdaemon|"
     r"delivery subsystem|delivery system|mail system|mail router|mailadmin"
 )
-BOUNCE_SUBJECT = re.compile(
+BOUNCE_SUBJECT = CaseBlind(
     r"undeliver|undelivered|delivery (?:status|failure|failed|problem|notification|report)|returned mail|"
     r"return(?:ed)? to sender|failure notice|mail delivery failed|non[- ]?remis|unzustellbar|nondeliverable|"
     r"non[- ]?delivery|could not be delivered|could not send|delayed mail|mail failure|failed mail|"
@@ -28,9 +37,8 @@ BOUNCE_SUBJECT = re.compile(
     r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信|no entregado|"
     r"no se ha podido entregar|devuelto|entrega fallida|error de entrega|estado de entrega|non distribuibile|"
     r"não entregue|nao entregue|non délivré|non delivre|impossible de remettre",
-    re.I,
 )
-BOUNCE_TEXT = re.compile(
+BOUNCE_TEXT = CaseBlind(
     r"could not be delivered|couldn't be delivered|delivery (?:has )?failed|permanent(?:ly)? (?:error|fatal|failed)|"
     r"undeliverable|was not delivered|wasn't able to deliver|unable to deliver|delivery to the following|"
     r"not be delivered|failed to deliver|returned to sender|following address(?:es)? failed|"
@@ -39,16 +47,14 @@ BOUNCE_TEXT = re.compile(
     r"requested action not taken|invalid user address|error message below|"
     r"no se ha podido entregar|no se pudo entregar|no pudo ser entregado|no ha podido ser entregado|"
     r"n'a pas pu être remis|konnte nicht zugestellt werden|non è stato possibile recapitare",
-    re.I,
 )
 
-STRONG_TEXT = re.compile(
+STRONG_TEXT = CaseBlind(
     r"could not be delivered to:|following addresses had permanent fatal errors|this is a permanent error|"
     r"delivery to the following recipients? failed|unable to deliver (?:your )?message to the following|"
     r"the following recipients? (?:could not be reached|returned permanent errors)|"
     r"message could not be delivered|your message was not delivered|delivery has failed to these recipients|"
     r"i'm afraid i wasn't able to deliver your message|there was an error delivering your mail to",
-    re.I,
 )
 _PERSONAL_SUBJECT = re.compile(r"^\s*(?:re|fw|fwd|aw|wg|tr|sv|vs|rv|enc)\s*(?:\[\d+\])?\s*:", re.I)
 
