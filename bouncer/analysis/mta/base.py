@@ -43,6 +43,7 @@ class Decoded:
     kind: Kind | None = None  # forced kind (complaint, autoreply); otherwise from the actions
     feedback_type: str | None = None
     reporting_mta: str = ""  # the host that wrote the report, when it says
+    arrival_date: str = ""  # RFC 3464 Arrival-Date: when the failed message reached the reporting MTA
 
 
 # ------------------------------------------------------------------------------------------

@@ -60,10 +60,12 @@ def decode(report: Report) -> Decoded | None:
         text = report.text
     blocks = parse_fields(text)
     found: dict[str, Found] = {}
-    reporting = ""
+    reporting = arrival = ""
     for block in blocks:
         if "reporting-mta" in block and not reporting:
             reporting = split_spec(block["reporting-mta"])[1].strip().rstrip(".")
+        if "arrival-date" in block and not arrival:
+            arrival = block["arrival-date"].strip()
         if "final-recipient" not in block and "original-recipient" not in block:
             continue
         final = clean_address(block.get("final-recipient", ""))
@@ -91,7 +93,7 @@ def decode(report: Report) -> Decoded | None:
         return None
     recipients = list(found.values())
     supplement_from_text(report, recipients)
-    return Decoded(mail_system=NAME, recipients=recipients, reporting_mta=reporting)
+    return Decoded(mail_system=NAME, recipients=recipients, reporting_mta=reporting, arrival_date=arrival)
 
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t]*\n")
