@@ -11,6 +11,9 @@ Lifecycle:
 - SIGHUP: the configuration file is read again; a broken file is logged and ignored.
   Only the watchers whose account settings changed are restarted; added folders get a
   watcher, removed ones lose theirs.
+- Beside the watchers, the TaskGroup runs the :class:`~bouncer.forwarder.Forwarder` (people's
+  mail to ``forward_other_to``; it nudges a folder's watcher when a forward finished, so the
+  message is disposed of at once) and, with ``alerts:``, the alert mails' ticker.
 - systemd: READY=1, RELOADING=1, STOPPING=1 go to $NOTIFY_SOCKET when it is set.
 
 Schema: on PostgreSQL `bouncer run` refuses a database whose schema is behind or ahead of
@@ -35,13 +38,16 @@ from typing import Protocol
 
 import structlog
 
+from bouncer.alerts import FolderAlerts, alerts_for
 from bouncer.analysis import analyse
 from bouncer.config import AccountConfig, Config, DatabaseConfig, load_config
 from bouncer.errors import BouncerError, ConfigError
+from bouncer.forwarder import Forwarder, warn_stuck_forwards
 from bouncer.logs import configure_logging, get_logger
 from bouncer.pipeline import AccountPipeline, Analyser, PipelineCore, RecordStore
 from bouncer.store import Store
 from bouncer.store.migrate import upgrade
+from bouncer.store.store import utcnow
 
 __all__ = ["ImapWatcher", "Supervisor", "Watcher", "WatcherFactory", "make_watcher", "run_daemon", "sd_notify", "serve"]
 
@@ -107,6 +113,9 @@ class ImapWatcher:
     async def drain(self) -> int:
         await self.watcher.run_once()
         return self.watcher.status.processed
+
+    def nudge(self) -> None:
+        self.watcher.nudge()
 
 
 def make_watcher(account: AccountConfig, folder: str, pipeline: AccountPipeline) -> Watcher:
@@ -175,9 +184,14 @@ class Supervisor:
     config_path: Path
     core: PipelineCore
     factory: WatcherFactory = make_watcher
+    forwarder: Forwarder | None = None
     watchers: dict[FolderKey, _Running] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._live: dict[FolderKey, Watcher] = {}  # the watcher objects, for nudge()
+        self._background: list[asyncio.Task[None]] = []  # forwarder, alerts: stopped at the end
+        self._forwarder_task: asyncio.Task[None] | None = None
+        self._alerts_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stop_requested = False
         self._reload_requested = False
@@ -193,6 +207,24 @@ class Supervisor:
         self._reload_requested = True
         self._wake.set()
 
+    def nudge(self, account: str, folder: str) -> None:
+        """A forward finished: the folder's watcher applies the released disposition now."""
+        nudge = getattr(self._live.get((account, folder)), "nudge", None)
+        if nudge is not None:
+            nudge()
+
+    def _start_alerts(self, alerts: FolderAlerts | None) -> None:
+        assert self._task_group is not None
+        if self._alerts_task is not None:
+            self._alerts_task.cancel()
+            self._alerts_task = None
+        self.core.alerts = alerts
+        if alerts is not None:
+            # Ticks often enough that a short ``after`` is honoured, at most every 30 s.
+            interval = max(0.5, min(30.0, alerts.config.after / 4))
+            self._alerts_task = self._task_group.create_task(alerts.run(interval), name="alerts")
+            self._background.append(self._alerts_task)
+
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         handled_signals = {signal.SIGTERM: self.request_stop, signal.SIGINT: self.request_stop}
@@ -202,6 +234,12 @@ class Supervisor:
         try:
             async with asyncio.TaskGroup() as task_group:
                 self._task_group = task_group
+                if self.forwarder is not None:
+                    self.forwarder.on_forwarded = self.nudge
+                    self.core.forwards_recorded = self.forwarder.wake
+                    self._forwarder_task = task_group.create_task(self.forwarder.run(), name="forwarder")
+                    self._background.append(self._forwarder_task)
+                self._start_alerts(alerts_for(self.config))
                 for key, account in _folders(self.config).items():
                     self._start(key, account)
                 self._log.info("daemon_started", folders=len(self.watchers), accounts=len(self.config.accounts))
@@ -214,7 +252,14 @@ class Supervisor:
                         await self.reload()
                 sd_notify("STOPPING=1")
                 self._log.info("daemon_stopping", folders=len(self.watchers))
+                if self.forwarder is not None:
+                    self.forwarder.request_stop()  # finishes the forward in hand meanwhile
                 await self._stop(list(self.watchers))
+                if self._forwarder_task is not None:
+                    # One cancelled mid-send stays claimed (in doubt, never resent).
+                    await asyncio.wait([self._forwarder_task], timeout=IMAP_CANCEL_GRACE)
+                for task in self._background:
+                    task.cancel()
         finally:
             for signum in handled_signals:
                 loop.remove_signal_handler(signum)
@@ -249,6 +294,7 @@ class Supervisor:
         while not stop.is_set():
             try:
                 watcher = self.factory(account, key[1], self.core.for_account(account))
+                self._live[key] = watcher
                 await watcher.run(stop)
                 return
             except asyncio.CancelledError:
@@ -261,6 +307,9 @@ class Supervisor:
                 log.error("watcher_failed", error=message, restart_in=round(delay, 1), exc_info=unexpected)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)
+            finally:
+                # A reload stops a folder's old watcher before it starts the new one.
+                self._live.pop(key, None)
 
     async def reload(self) -> None:
         sd_notify(f"RELOADING=1\nMONOTONIC_USEC={_monotonic_usec()}")
@@ -275,9 +324,17 @@ class Supervisor:
         if new.logging != self.config.logging:
             configure_logging(new.logging.format, new.logging.level)
         self.core.reconfigure(new)
+        if self.forwarder is not None:
+            self.forwarder.reconfigure(new)
+        if new.alerts != self.config.alerts or new.smtp.get("system") != self.config.smtp.get("system"):
+            self._start_alerts(alerts_for(new))  # what it knew of failing folders starts afresh
         desired = _folders(new)
         changed = [key for key, item in self.watchers.items() if desired.get(key) != item.account]
         await self._stop(changed)
+        if self.core.alerts is not None:
+            for account_name, folder in changed:
+                if (account_name, folder) not in desired:  # no longer watched: nothing left to alert about
+                    self.core.alerts.ok(account_name, folder)
         started = [key for key in desired if key not in self.watchers]
         for key in started:
             self._start(key, desired[key])
@@ -359,8 +416,21 @@ async def serve(
     core = PipelineCore(store, config, analyser=analyser)
     try:
         if once:
-            return await _once(config, core, factory)
-        return await Supervisor(config, config_path, core, factory).run()
+            result = await _once(config, core, factory)
+            if isinstance(store, Store) and any(a.forward_other_to for a in config.accounts):
+                # People's mail recorded just now: forward it, then one more pass disposes of
+                # what was forwarded (its disposition was held back until then).
+                once_forwarder = Forwarder(store, config)
+                await once_forwarder.forward_pending()
+                if once_forwarder.forwarded:
+                    result = await _once(config, core, factory)
+            return result
+        forwarder: Forwarder | None = None
+        if isinstance(store, Store):
+            # Claimed by an earlier process and never finished: maybe sent, so never resent.
+            await warn_stuck_forwards(await store.stuck_forwards(started_before=utcnow()))
+            forwarder = Forwarder(store, config)
+        return await Supervisor(config, config_path, core, factory, forwarder).run()
     finally:
         core.close()
 

@@ -24,15 +24,19 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bouncer.analysis import PARSER_VERSION, AnalysisOptions, analyse
 from bouncer.analysis.result import Analysis
 from bouncer.analysis.taxonomy import Kind
 from bouncer.config import AccountConfig, Config
+from bouncer.forward import should_forward
 from bouncer.logs import get_logger
 from bouncer.sources.base import Checkpoint, Disposition, FetchedMessage, Handled, PendingDisposition
 from bouncer.store import ToRecord
+
+if TYPE_CHECKING:
+    from bouncer.alerts import FolderAlerts
 
 __all__ = [
     "AccountPipeline",
@@ -140,6 +144,10 @@ class PipelineCore:
         self._pool_workers = default_pool_workers() if pool_workers is None else pool_workers
         self._pool: Executor | None = None
         self._log = get_logger()
+        # Hooks the daemon sets (bouncer/daemon.py): wake the forwarder after a batch with
+        # forwards; feed folder health to the alert mails. Both only record; neither blocks.
+        self.forwards_recorded: Callable[[], None] | None = None
+        self.alerts: FolderAlerts | None = None
 
     def reconfigure(self, config: Config) -> None:
         """A reload: new tracker patterns apply to the next batch."""
@@ -225,10 +233,18 @@ class AccountPipeline:
         analyses = await self.core.analyse_batch([m.raw for m in batch])
         items: list[ToRecord] = []
         for message, analysis in zip(batch, analyses, strict=True):
+            # Decided on the analysis itself: a person's mail too big to fetch whole is still
+            # forwarded (its header, and the cover note says so).
+            forward_to = self.account.forward_other_to if should_forward(self.account, analysis) else None
             if message.truncated:
                 error = _truncated_error(message, self.account.max_message_bytes)
                 analysis = dataclasses.replace(analysis, error=error)
-            items.append(ToRecord(message, analysis, disposition_for(self.account, analysis), PARSER_VERSION))
+            disposition = disposition_for(self.account, analysis)
+            if forward_to is not None and analysis.error is None:
+                # Once forwarded it is disposed of like a bounce (the store holds this back
+                # until the forward is finished); one fetched as its header only stays.
+                disposition = self.account.dispose
+            items.append(ToRecord(message, analysis, disposition, PARSER_VERSION, forward_to=forward_to))
         return items
 
     async def handle(self, batch: Sequence[FetchedMessage]) -> Sequence[Handled]:
@@ -236,6 +252,8 @@ class AccountPipeline:
             return []
         items = await self.prepare(batch)
         handled = await self.core.store.record(items)
+        if self.core.forwards_recorded is not None and any(item.forward_to for item in items):
+            self.core.forwards_recorded()
         log = get_logger(account=self.account.name)
         for item, result in zip(items, handled, strict=True):
             analysis = item.analysis
@@ -260,7 +278,11 @@ class AccountPipeline:
             await self.core.store.mark_disposed(inbound_ids)
 
     async def folder_ok(self, account: str, folder: str) -> None:
+        if self.core.alerts is not None:
+            self.core.alerts.ok(account, folder)
         await self.core.store.folder_ok(account, folder)
 
-    async def folder_failed(self, account: str, folder: str, error: str) -> None:
+    async def folder_failed(self, account: str, folder: str, error: str, hint: str | None = None) -> None:
+        if self.core.alerts is not None:  # first: the store may be what is failing
+            self.core.alerts.failed(account, folder, error, hint)
         await self.core.store.folder_failed(account, folder, error)

@@ -549,7 +549,10 @@ service anvil {{
         base = user.maildir if folder == "INBOX" else user.maildir / f".{folder.replace('/', '.')}"
         for sub in ("tmp", "new", "cur"):
             (base / sub).mkdir(parents=True, exist_ok=True)
-        owned = (user.maildir.parent, user.maildir, base, base / "tmp", base / "new", base / "cur")
+        # The domain directory too: created here by root when this is the first user to get
+        # mail, it would otherwise keep Dovecot from creating any later user's Maildir.
+        domain = user.maildir.parent.parent
+        owned = (domain, user.maildir.parent, user.maildir, base, base / "tmp", base / "new", base / "cur")
         root = os.geteuid() == 0
         if root:
             for path in owned:

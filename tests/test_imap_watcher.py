@@ -82,7 +82,7 @@ class MemoryPipeline:
     async def folder_ok(self, account: str, folder: str) -> None:
         self.oks += 1
 
-    async def folder_failed(self, account: str, folder: str, error: str) -> None:
+    async def folder_failed(self, account: str, folder: str, error: str, hint: str | None = None) -> None:
         self.failures.append(error)
 
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 from bouncer.analysis import fastparse
 from bouncer.analysis.campaign import find_campaign
+from bouncer.analysis.dates import parse_date
 from bouncer.analysis.finish import finish_recipient, kind_of
 from bouncer.analysis.mta import dispatch
 from bouncer.analysis.mta.base import Report
 from bouncer.analysis.result import Analysis, Recipient
 from bouncer.analysis.taxonomy import Kind, Reason
 
-PARSER_VERSION = "1.3.0"
+PARSER_VERSION = "1.3.1"
 
 # Bytes of a message that are parsed. A report, its delivery-status fields and the head of
 # the returned original come first; what lies beyond (a big attachment of the original)
@@ -65,7 +66,8 @@ def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
     from_address = report.header("From") or None
     if decoded is None:
         return Analysis(kind=Kind.NOT_BOUNCE, message_id=message_id, from_address=from_address, subject=subject)
-    recipients = tuple(finish_recipient(found, decoded.reporting_mta) for found in decoded.recipients)
+    arrival = parse_date(decoded.arrival_date)
+    recipients = tuple(finish_recipient(found, decoded.reporting_mta, arrival) for found in decoded.recipients)
     kind = decoded.kind or kind_of(recipients)
     tracker_key = original_message_id = None
     if kind in _CAMPAIGN_KINDS:
@@ -80,6 +82,7 @@ def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
         message_id=message_id,
         from_address=from_address,
         subject=subject,
+        date=parse_date(report.header("Date")),
         mail_system=decoded.mail_system,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from bouncer.analysis.mta.base import Found, find_command
 from bouncer.analysis.reasons import Evidence, classify
@@ -43,7 +44,7 @@ def _known_reason(
     )
 
 
-def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
+def finish_recipient(found: Found, reporting_mta: str = "", arrival_date: datetime | None = None) -> Recipient:
     diagnostic = " ".join(found.diagnostic.split())[:DIAGNOSTIC_LIMIT]
     reply_code = found.reply_code or find_reply_code(diagnostic)
     diagnostic = _unfold(diagnostic, reply_code)
@@ -97,6 +98,7 @@ def finish_recipient(found: Found, reporting_mta: str = "") -> Recipient:
         hard=is_hard(reason, status),
         diagnostic=diagnostic,
         remote_mta=found.remote_mta,
+        arrival_date=arrival_date,
     )
 
 

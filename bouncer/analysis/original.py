@@ -308,11 +308,26 @@ def _parts(msg: Message) -> Iterator[_Part]:
 def header_values(msg: Message, names: frozenset[str]) -> dict[str, list[str]]:
     """Values of the headers named (lower case) in ``names``, in one pass over the headers."""
     found: dict[str, list[str]] = {}
+    lowered = _LOWERED_NAMES
     for name, value in _stored_headers(msg):
-        key = str(name).lower()
+        key = lowered.get(name) or _lower_name(name)
         if key in names:
             found.setdefault(key, []).append(str(value))
     return found
+
+
+# Header names seen, lower-cased: the same few dozen names recur in every message, and a
+# dict lookup costs about half of lower-casing the name again. Bounded, so that messages
+# with thousands of invented names cannot grow it without end.
+_LOWERED_NAMES: dict[str, str] = {}
+_LOWERED_NAMES_MAX = 2048
+
+
+def _lower_name(name: str) -> str:
+    key = str(name).lower()
+    if len(_LOWERED_NAMES) < _LOWERED_NAMES_MAX and type(name) is str:
+        _LOWERED_NAMES[name] = key
+    return key
 
 
 def _stored_headers(msg: Message) -> list[tuple[str, str]]:
@@ -328,8 +343,9 @@ def _header_map(part: Message) -> dict[str, str]:
     few headers of interest that way costs more than the rest of the lookup.
     """
     headers: dict[str, str] = {}
+    lowered = _LOWERED_NAMES
     for name, value in _stored_headers(part):
-        key = str(name).lower()
+        key = lowered.get(name) or _lower_name(name)
         if key in _PART_HEADERS and key not in headers:
             headers[key] = str(value)
     return headers

@@ -188,6 +188,10 @@ class MaildirWatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
 
+    def nudge(self) -> None:
+        """Dispositions are ready in the store (a forward finished): apply them at the next poll."""
+        self._pending_checked = False
+
     # --- internals -------------------------------------------------------------------
 
     async def _report_failure(self, message: str) -> None:

@@ -519,7 +519,11 @@ class Store:
             ]
 
     async def mark_disposed(self, inbound_ids: Sequence[int]) -> None:
-        """The source has carried out these records' dispositions."""
+        """The source has carried out these records' dispositions.
+
+        A record whose forward is not finished is left alone: its source answered ``none``
+        for it (held back), and its real disposition is still to come.
+        """
         if not inbound_ids:
             return
         now = utcnow()
@@ -527,7 +531,13 @@ class Store:
             for chunk in _chunks(list(inbound_ids), LOOKUP_CHUNK):
                 await connection.execute(
                     update(inbound_messages)
-                    .where(and_(inbound_messages.c.id.in_(chunk), inbound_messages.c.disposed_at.is_(None)))
+                    .where(
+                        and_(
+                            inbound_messages.c.id.in_(chunk),
+                            inbound_messages.c.disposed_at.is_(None),
+                            _forward_done_or_none(),
+                        )
+                    )
                     .values(disposed_at=now)
                 )
 

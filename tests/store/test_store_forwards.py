@@ -137,6 +137,17 @@ async def test_lifecycle_record_claim_send_finish_dispose(store: Store) -> None:
     assert await store.pending_forwards("bounces", "INBOX") == []
 
 
+async def test_acknowledging_a_held_back_forward_does_not_dispose_of_it(store: Store) -> None:
+    """The watcher acknowledges every record of a batch, the held-back ones ("none") too:
+    that must not mark a record disposed whose real disposition is still to come."""
+    [forwarded] = await store.record([person_mail(PERSON)])
+    await store.mark_disposed([forwarded.inbound_id])
+    assert await store.claim_forward(forwarded.inbound_id)
+    assert await store.finish_forward(forwarded.inbound_id)
+    [pending] = await store.pending_dispositions("bounces", "INBOX")
+    assert (pending.inbound_id, pending.disposition) == (forwarded.inbound_id, "move")
+
+
 async def test_a_refused_forward_is_released_and_pending_again(store: Store) -> None:
     [handled] = await store.record([person_mail()])
     assert await store.release_forward(handled.inbound_id, "not claimed") is False  # nothing to release

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from bouncer.analysis.mta import generic
-from bouncer.analysis.mta.base import Decoded, Report
+from bouncer.analysis.mta.base import CaseBlind, Decoded, Report
 from bouncer.analysis.taxonomy import Reason
 
 NAME = "Exim"
@@ -24,22 +24,22 @@ _SIGNATURE = re.compile(
     r"has been frozen|was frozen on arrival",
     re.I,
 )
-_DELAYED = re.compile(r"has not (?:yet )?been delivered|delayed|Warning: message .{1,80} delayed", re.I)
+_DELAYED = CaseBlind(r"has not (?:yet )?been delivered|delayed|Warning: message .{1,80} delayed")
 
 # Exim's own error texts (routers, transports, retry logic).
-_OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
-    (re.compile(r"Unrouteable address|all relevant MX records point to non-existent hosts", re.I), R.HOSTUNKNOWN),
-    (re.compile(r"an MX or SRV record indicated no SMTP service", re.I), R.NOTACCEPT),
-    (re.compile(r"mailbox is full|Mailbox quota exceeded|quota exceeded", re.I), R.MAILBOXFULL),
-    (re.compile(r"Too many \"Received\" headers", re.I), R.CONTENTERROR),
-    (re.compile(r"Unknown user|unknown local-part|No such user", re.I), R.USERUNKNOWN),
-    (re.compile(r"message is too big|message size exceeds|Mail size limit exceeded", re.I), R.MESGTOOBIG),
-    (re.compile(r"\bunknown mail domain\b|domain .{1,80} not found", re.I), R.HOSTUNKNOWN),
+_OWN_WORDS: tuple[tuple[CaseBlind, Reason], ...] = (
+    (CaseBlind(r"Unrouteable address|all relevant MX records point to non-existent hosts"), R.HOSTUNKNOWN),
+    (CaseBlind(r"an MX or SRV record indicated no SMTP service"), R.NOTACCEPT),
+    (CaseBlind(r"mailbox is full|Mailbox quota exceeded|quota exceeded"), R.MAILBOXFULL),
+    (CaseBlind(r"Too many \"Received\" headers"), R.CONTENTERROR),
+    (CaseBlind(r"Unknown user|unknown local-part|No such user"), R.USERUNKNOWN),
+    (CaseBlind(r"message is too big|message size exceeds|Mail size limit exceeded"), R.MESGTOOBIG),
+    (CaseBlind(r"\bunknown mail domain\b|domain .{1,80} not found"), R.HOSTUNKNOWN),
     # the retry limit, last: a more precise cause above wins over "it took too long"
-    (re.compile(r"retry timeout exceeded|retry time not reached for any host", re.I), R.EXPIRED),
+    (CaseBlind(r"retry timeout exceeded|retry time not reached for any host"), R.EXPIRED),
 )
-_REMOTE_REPLY = re.compile(r"(?<![\d.])[45]\d\d[ -]")
-_GAVE_UP_RETRYING = re.compile(r"retry timeout exceeded|retry time not reached", re.I)
+_REMOTE_REPLY = re.compile(r"[45](?<![\d.][45])\d\d[ -]")
+_GAVE_UP_RETRYING = CaseBlind(r"retry timeout exceeded|retry time not reached")
 
 
 _SIGNATURE_WORDS = ("created automatically by mail delivery software", "has not been delivered to all", "frozen")
@@ -62,11 +62,12 @@ def decode(report: Report) -> Decoded | None:
     for item in recipients:
         if delayed:
             item.action = "delayed"
-        if _GAVE_UP_RETRYING.search(item.diagnostic):
+        lowered = item.diagnostic.lower()
+        if _GAVE_UP_RETRYING.search(item.diagnostic, lowered):
             item.temporary = True  # the failures were passing ones until the retries ran out
         if _REMOTE_REPLY.search(item.diagnostic) is None:  # Exim's own words only without the server's
             for pattern, reason in _OWN_WORDS:
-                if pattern.search(item.diagnostic):
+                if pattern.search(item.diagnostic, lowered):
                     item.reason = reason
                     break
     return Decoded(mail_system=NAME, recipients=recipients)

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import re
 
-from bouncer.analysis.mta.base import ADDRESS_RE, AUTOREPLY_SUBJECT, Decoded, Found, Report, clean_address, find_command
+from bouncer.analysis.mta.base import (
+    ADDRESS_RE,
+    AUTOREPLY_SUBJECT,
+    CaseBlind,
+    Decoded,
+    Found,
+    Report,
+    clean_address,
+    find_command,
+)
 
 NAME = "text"
 
@@ -20,7 +29,7 @@ _DAEMON_FROM = re.compile(
     r"mailer-daemon|postmaster|post_master|mail delivery|mail administrator|mailer_daemon|mdaemon|"
     r"delivery subsystem|delivery system|mail system|mail router|mailadmin"
 )
-BOUNCE_SUBJECT = re.compile(
+BOUNCE_SUBJECT = CaseBlind(
     r"undeliver|undelivered|delivery (?:status|failure|failed|problem|notification|report)|returned mail|"
     r"return(?:ed)? to sender|failure notice|mail delivery failed|non[- ]?remis|unzustellbar|nondeliverable|"
     r"non[- ]?delivery|could not be delivered|could not send|delayed mail|mail failure|failed mail|"
@@ -28,9 +37,8 @@ BOUNCE_SUBJECT = re.compile(
     r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信|no entregado|"
     r"no se ha podido entregar|devuelto|entrega fallida|error de entrega|estado de entrega|non distribuibile|"
     r"não entregue|nao entregue|non délivré|non delivre|impossible de remettre",
-    re.I,
 )
-BOUNCE_TEXT = re.compile(
+BOUNCE_TEXT = CaseBlind(
     r"could not be delivered|couldn't be delivered|delivery (?:has )?failed|permanent(?:ly)? (?:error|fatal|failed)|"
     r"undeliverable|was not delivered|wasn't able to deliver|unable to deliver|delivery to the following|"
     r"not be delivered|failed to deliver|returned to sender|following address(?:es)? failed|"
@@ -39,16 +47,14 @@ BOUNCE_TEXT = re.compile(
     r"requested action not taken|invalid user address|error message below|"
     r"no se ha podido entregar|no se pudo entregar|no pudo ser entregado|no ha podido ser entregado|"
     r"n'a pas pu être remis|konnte nicht zugestellt werden|non è stato possibile recapitare",
-    re.I,
 )
 
-STRONG_TEXT = re.compile(
+STRONG_TEXT = CaseBlind(
     r"could not be delivered to:|following addresses had permanent fatal errors|this is a permanent error|"
     r"delivery to the following recipients? failed|unable to deliver (?:your )?message to the following|"
     r"the following recipients? (?:could not be reached|returned permanent errors)|"
     r"message could not be delivered|your message was not delivered|delivery has failed to these recipients|"
     r"i'm afraid i wasn't able to deliver your message|there was an error delivering your mail to",
-    re.I,
 )
 _PERSONAL_SUBJECT = re.compile(r"^\s*(?:re|fw|fwd|aw|wg|tr|sv|vs|rv|enc)\s*(?:\[\d+\])?\s*:", re.I)
 
@@ -127,6 +133,20 @@ _MESSAGE_ID_LINE = re.compile(
 )
 
 
+_MESSAGE_ID_NAMES = ("message-id", "in-reply-to", "references", "content-id")
+
+
+def _message_ids(text: str) -> set[str]:
+    """The ids of the text's Message-ID-like header lines, lower-cased."""
+    # Most texts name none and skip the pattern. Only for ASCII text: case-blind matching
+    # also takes some non-ASCII letters for ASCII ones ("\u017f" for "s").
+    if text.isascii():
+        lowered = text.lower()
+        if not any(name in lowered for name in _MESSAGE_ID_NAMES):
+            return set()
+    return {m.group(1).lower() for m in _MESSAGE_ID_LINE.finditer(text)}
+
+
 _WORDS = re.compile(r"[a-z]{3,}")
 
 
@@ -142,11 +162,34 @@ def _remote_reply_before(text: str, at: int) -> str:
     return ""
 
 
+# Tried in this order; the first that names a recipient wins. Each match lies within one
+# line (no part of them crosses a line break) and holds an address, so an "@": they are
+# searched in the lines that have one only, which gives the same matches at a fraction of
+# the cost of trying the case-blind patterns at every position of the text.
+_RECIPIENT_PATTERNS = (_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE, _SENTENCE, _LEADING_LINE)
+
+
+def _lines_with_at(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line of ``text`` holding an "@", its line break excluded."""
+    spans: list[tuple[int, int]] = []
+    at = text.find("@")
+    while at >= 0:
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at)
+        if end < 0:
+            spans.append((start, len(text)))
+            break
+        spans.append((start, end))
+        at = text.find("@", end)
+    return spans
+
+
 def scan(report: Report, text: str) -> list[Found]:
     # An address the text sets apart as a recipient counts even when it is the report's own
     # To: (people do mail themselves); only the sender of the report is never a recipient.
     ignored = _ignored(report, ("From", "Sender"))
-    ignored |= {m.group(1).lower() for m in _MESSAGE_ID_LINE.finditer(text)}
+    message_ids = _message_ids(text)
+    ignored |= message_ids
     found: dict[str, Found] = {}
 
     def add(address: str, diagnostic: str) -> None:
@@ -165,8 +208,9 @@ def scan(report: Report, text: str) -> list[Found]:
         found[a] = Found(address=a, action="failed", diagnostic=diag)
 
     sendmail_style = False
-    for pattern in (_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE, _SENTENCE, _LEADING_LINE):
-        matches = list(pattern.finditer(text))
+    lines = _lines_with_at(text)
+    for pattern in _RECIPIENT_PATTERNS:
+        matches = [m for start, end in lines for m in pattern.finditer(text, start, end)]
         sendmail_style = pattern is _SENDMAIL_LINE
         for i, m in enumerate(matches):
             # a recipient's words run from its line to the next recipient or a blank line
@@ -185,7 +229,7 @@ def scan(report: Report, text: str) -> list[Found]:
     if not found:
         # Last resort: every address the text names that is none of the report's parties;
         # the whole text is the diagnostic.
-        ignored = _ignored(report) | {m.group(1).lower() for m in _MESSAGE_ID_LINE.finditer(text)}
+        ignored = _ignored(report) | message_ids
         whole = text[:3000]
         for m in ADDRESS_RE.finditer(text, 0, 20000):
             address = clean_address(m.group(0))

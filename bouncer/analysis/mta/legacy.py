@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from bouncer.analysis.mta import generic
-from bouncer.analysis.mta.base import Decoded, Report
+from bouncer.analysis.mta.base import CaseBlind, Decoded, Report
 from bouncer.analysis.taxonomy import Reason
 
 NAME = "legacy"
@@ -41,28 +41,28 @@ SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 # Each system's own sentences (from their documentation and NDR templates).
-OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
+OWN_WORDS: tuple[tuple[CaseBlind, Reason], ...] = (
     # Exchange 2003 NDR: the diagnostic sentence and the MSEXCH code 000C05A6 / 000D0B6A
-    (re.compile(r"The recipient name is not recognized|Unknown Recipient|000C05A6", re.I), R.USERUNKNOWN),
+    (CaseBlind(r"The recipient name is not recognized|Unknown Recipient|000C05A6"), R.USERUNKNOWN),
     (
-        re.compile(r"The message (?:was|could not be) delivered because the recipient.{0,40}mailbox is full", re.I),
+        CaseBlind(r"The message (?:was|could not be) delivered because the recipient.{0,40}mailbox is full"),
         R.MAILBOXFULL,
     ),
-    (re.compile(r"Invalid final delivery userid|^Unknown user:", re.I | re.M), R.USERUNKNOWN),
-    (re.compile(r"User mailbox exceeds allowed size", re.I), R.MAILBOXFULL),
-    (re.compile(r"not listed in (?:Domino Directory|public Name & Address Book)", re.I), R.USERUNKNOWN),
+    (CaseBlind(r"Invalid final delivery userid|^Unknown user:", re.M), R.USERUNKNOWN),
+    (CaseBlind(r"User mailbox exceeds allowed size"), R.MAILBOXFULL),
+    (CaseBlind(r"not listed in (?:Domino Directory|public Name & Address Book)"), R.USERUNKNOWN),
     (
-        re.compile(r"Unable to deliver message to <[^>]+>(?: \(and other recipients in the same domain\))?\.", re.I),
+        CaseBlind(r"Unable to deliver message to <[^>]+>(?: \(and other recipients in the same domain\))?\."),
         R.USERUNKNOWN,
     ),
-    (re.compile(r"Envelope expired|Delivery time expired", re.I), R.EXPIRED),
-    (re.compile(r"Domain does not exist|DNS lookup failure: host .{1,100} not found", re.I), R.HOSTUNKNOWN),
-    (re.compile(r"Could not deliver for the last \d+ seconds", re.I), R.EXPIRED),
-    (re.compile(r"THIS IS A WARNING MESSAGE ONLY", re.I), R.EXPIRED),
+    (CaseBlind(r"Envelope expired|Delivery time expired"), R.EXPIRED),
+    (CaseBlind(r"Domain does not exist|DNS lookup failure: host .{1,100} not found"), R.HOSTUNKNOWN),
+    (CaseBlind(r"Could not deliver for the last \d+ seconds"), R.EXPIRED),
+    (CaseBlind(r"THIS IS A WARNING MESSAGE ONLY"), R.EXPIRED),
 )
 # Zoho writes the remote server's reply as "[Status: Error, Address: <a@b>, ResponseCode 421, ...]"
 _RESPONSE_CODE = re.compile(r"\bResponseCode ([245]\d\d)\b")
-_DELAY = re.compile(r"THIS IS A WARNING MESSAGE ONLY|is delayed for more than|temporary failure report", re.I)
+_DELAY = CaseBlind(r"THIS IS A WARNING MESSAGE ONLY|is delayed for more than|temporary failure report")
 
 
 # A word each signature holds, tested first: a plain substring test is cheap.
@@ -107,8 +107,9 @@ def decode(report: Report) -> Decoded | None:
         # remote servers' own words (an SMTP reply in the text) are more precise than ours
         if re.search(r"\b[45]\d\d[ -]", item.diagnostic):
             continue
+        lowered = item.diagnostic.lower()
         for pattern, reason in OWN_WORDS:
-            if pattern.search(item.diagnostic):
+            if pattern.search(item.diagnostic, lowered):
                 item.reason = reason
                 break
     return Decoded(mail_system=system, recipients=recipients)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from bouncer.analysis.mta import generic
-from bouncer.analysis.mta.base import Decoded, Report
+from bouncer.analysis.mta.base import CaseBlind, Decoded, Report
 from bouncer.analysis.taxonomy import Reason
 
 NAME = "qmail"
@@ -19,19 +19,19 @@ R = Reason
 _SIGNATURE = re.compile(r"This is the qmail-send program|^--- Below this line is a copy of the message\.", re.M)
 
 # qmail-remote / qmail-local messages (qmail-1.03 source), most specific first.
-_OWN_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
-    (re.compile(r"but sender was rejected", re.I), R.REJECTED),
-    (re.compile(r"but my name was rejected", re.I), R.BLOCKED),
-    (re.compile(r"Sorry, I couldn't find any host (?:named|by that name)", re.I), R.HOSTUNKNOWN),
-    (re.compile(r"Sorry, no mailbox here by that name", re.I), R.USERUNKNOWN),
-    (re.compile(r"does not like recipient", re.I), R.USERUNKNOWN),
-    (re.compile(r"Sorry, I wasn't able to establish an SMTP connection", re.I), R.NETWORKERROR),
-    (re.compile(r"Although I'm listed as a best-preference MX", re.I), R.NETWORKERROR),
-    (re.compile(r"Sorry, I couldn't find a mail exchanger or IP address", re.I), R.HOSTUNKNOWN),
-    (re.compile(r"Unable to contact LDAP server|LDAP attribute|Temporary error in LDAP", re.I), R.SYSTEMERROR),
-    (re.compile(r"The users mailfolder is over the allowed quota|mailbox is full|over quota", re.I), R.MAILBOXFULL),
-    (re.compile(r"Message is looping|This message is looping", re.I), R.NETWORKERROR),
-    (re.compile(r"Sorry, this message is larger than", re.I), R.MESGTOOBIG),
+_OWN_WORDS: tuple[tuple[CaseBlind, Reason], ...] = (
+    (CaseBlind(r"but sender was rejected"), R.REJECTED),
+    (CaseBlind(r"but my name was rejected"), R.BLOCKED),
+    (CaseBlind(r"Sorry, I couldn't find any host (?:named|by that name)"), R.HOSTUNKNOWN),
+    (CaseBlind(r"Sorry, no mailbox here by that name"), R.USERUNKNOWN),
+    (CaseBlind(r"does not like recipient"), R.USERUNKNOWN),
+    (CaseBlind(r"Sorry, I wasn't able to establish an SMTP connection"), R.NETWORKERROR),
+    (CaseBlind(r"Although I'm listed as a best-preference MX"), R.NETWORKERROR),
+    (CaseBlind(r"Sorry, I couldn't find a mail exchanger or IP address"), R.HOSTUNKNOWN),
+    (CaseBlind(r"Unable to contact LDAP server|LDAP attribute|Temporary error in LDAP"), R.SYSTEMERROR),
+    (CaseBlind(r"The users mailfolder is over the allowed quota|mailbox is full|over quota"), R.MAILBOXFULL),
+    (CaseBlind(r"Message is looping|This message is looping"), R.NETWORKERROR),
+    (CaseBlind(r"Sorry, this message is larger than"), R.MESGTOOBIG),
 )
 
 
@@ -47,8 +47,9 @@ def decode(report: Report) -> Decoded | None:
     if not recipients:
         return None
     for item in recipients:
+        lowered = item.diagnostic.lower()
         for pattern, reason in _OWN_WORDS:
-            if pattern.search(item.diagnostic):
+            if pattern.search(item.diagnostic, lowered):
                 # "does not like recipient" only says the stage: the remote text may be more specific
                 if reason is R.USERUNKNOWN and pattern.pattern.startswith("does not"):
                     item.command = "RCPT"

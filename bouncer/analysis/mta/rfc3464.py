@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import re
 
-from bouncer.analysis.mta.base import Decoded, Found, Report, clean_address, find_command, parse_fields, split_spec
+from bouncer.analysis.mta.base import (
+    CaseBlind,
+    Decoded,
+    Found,
+    Report,
+    clean_address,
+    find_command,
+    parse_fields,
+    split_spec,
+)
 from bouncer.analysis.reasons.status import find_status, reason_of_status
 from bouncer.analysis.taxonomy import Reason
 
 NAME = "RFC3464"
 
-_INLINE_FIELDS = re.compile(r"^(?:Final|Original)-Recipient:", re.M | re.I)
+_INLINE_FIELDS = CaseBlind(r"^(?:Final|Original)-Recipient:", re.M)
 _ACTIONS = {
     "failed": "failed",
     "failure": "failed",
@@ -37,7 +46,7 @@ def matches(report: Report) -> bool:
     lowered = report.text_lower
     if "final-recipient:" not in lowered and "original-recipient:" not in lowered:
         return False
-    return bool(_INLINE_FIELDS.search(report.text))
+    return _INLINE_FIELDS.search(report.text, report.text_lower)
 
 
 def normal_action(value: str) -> str:
@@ -51,10 +60,12 @@ def decode(report: Report) -> Decoded | None:
         text = report.text
     blocks = parse_fields(text)
     found: dict[str, Found] = {}
-    reporting = ""
+    reporting = arrival = ""
     for block in blocks:
         if "reporting-mta" in block and not reporting:
             reporting = split_spec(block["reporting-mta"])[1].strip().rstrip(".")
+        if "arrival-date" in block and not arrival:
+            arrival = block["arrival-date"].strip()
         if "final-recipient" not in block and "original-recipient" not in block:
             continue
         final = clean_address(block.get("final-recipient", ""))
@@ -82,7 +93,7 @@ def decode(report: Report) -> Decoded | None:
         return None
     recipients = list(found.values())
     supplement_from_text(report, recipients)
-    return Decoded(mail_system=NAME, recipients=recipients, reporting_mta=reporting)
+    return Decoded(mail_system=NAME, recipients=recipients, reporting_mta=reporting, arrival_date=arrival)
 
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t]*\n")

@@ -192,8 +192,12 @@ def reason_of_status(status: str) -> Reason | None:
 
 # An enhanced status code in free text: "5.1.1", "#5.1.1", "(5.7.1)". Not part of an IP
 # address or a version number: no digit or dot right before or after.
-_STATUS_IN_TEXT = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)")
-_REPLY_IN_TEXT = re.compile(r"(?<![\d.\-])([245][0-5]\d)(?=[ \-]|$)(?![\-.]\d{3})", re.M)
+# The look-behind comes after the first digit ("no digit or dot before that digit"): a
+# pattern that opens with a character set lets the engine skip ahead to candidates, one
+# that opens with a look-behind is tried at every position (about 3x slower).
+_STATUS_IN_TEXT = re.compile(r"([245])(?<![\d.][245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)")
+# The whole match is the three-digit code.
+_REPLY_IN_TEXT = re.compile(r"[245](?<![\d.\-][245])[0-5]\d(?=[ \-]|$)(?![\-.]\d{3})", re.M)
 
 
 # "Dovecot version 2.3.4" is no status code
@@ -223,7 +227,7 @@ def find_status(text: str) -> str:
 def find_reply_code(text: str) -> str:
     """The first SMTP reply code (2xx/4xx/5xx followed by a space or dash) in ``text``."""
     for m in _REPLY_IN_TEXT.finditer(text, 0, 8000):
-        code = m.group(1)
+        code = m.group(0)
         if code[1] in "012345":
             return code
     return ""

@@ -36,6 +36,7 @@ PROVIDERS: tuple[ModuleType, ...] = (
 
 # Lookup tables built once: host suffixes, recipient domains and text signs per provider.
 _HOSTS: tuple[tuple[tuple[str, ...], ModuleType], ...] = tuple((m.HOSTS, m) for m in PROVIDERS)
+_ALL_HOSTS: tuple[str, ...] = tuple(suffix for hosts, _ in _HOSTS for suffix in hosts)
 _DOMAINS: dict[str, ModuleType] = {d: m for m in PROVIDERS for d in getattr(m, "DOMAINS", ())}
 _SIGNS: tuple[tuple[str, ModuleType], ...] = tuple((s, m) for m in PROVIDERS for s in m.SIGNS)
 
@@ -43,7 +44,7 @@ _SIGNS: tuple[tuple[str, ModuleType], ...] = tuple((s, m) for m in PROVIDERS for
 def provider_for(remote_mta: str, diagnostic_lower: str, recipient_domain: str = "") -> ModuleType | None:
     """The provider by its MX host, else by the recipient's domain, else by signs in the text."""
     host = remote_mta.lower().strip().rstrip(".")
-    if host:
+    if host and host.endswith(_ALL_HOSTS):  # one test in C rejects most hosts
         for hosts, module in _HOSTS:
             if host.endswith(hosts):
                 return module
@@ -55,6 +56,10 @@ def provider_for(remote_mta: str, diagnostic_lower: str, recipient_domain: str =
             return by_domain
     if not diagnostic_lower:
         return None
+    return _provider_by_signs(diagnostic_lower)
+
+
+def _provider_by_signs(diagnostic_lower: str) -> ModuleType | None:
     for sign, module in _SIGNS:
         if sign in diagnostic_lower:
             return module
@@ -72,10 +77,16 @@ def reason_from_provider(
 ) -> Reason | None:
     """The reason in the provider's own documented terms, None when no provider applies or
     its tables say nothing about this reply."""
-    lowered = diagnostic.lower()
-    module = provider_for(remote_mta, lowered if by_signs else "", recipient_domain)
-    if module is None:
+    # The provider by host and domain first: the text is lower-cased only when its signs
+    # are to be read or a provider's tables will read it (most reports name no provider).
+    module = provider_for(remote_mta, "", recipient_domain)
+    if module is None and not by_signs:
         return None
+    lowered = diagnostic.lower()
+    if module is None:
+        module = _provider_by_signs(lowered)
+        if module is None:
+            return None
     if getattr(module, "USES_COMMAND", False):
         with_command: Reason | None = module.reason(status, lowered, command)
         return with_command

@@ -13,7 +13,7 @@ R = Reason
 HOSTS = (".ezweb.ne.jp", ".au.com")
 DOMAINS = ("ezweb.ne.jp", "au.com")
 SIGNS: tuple[str, ...] = ()
-_REPLY = re.compile(r"(?<![\d.])[45]\d\d[ -]")
+_REPLY = re.compile(r"[45](?<![\d.][45])\d\d[ -]")
 
 
 def reason(status: str, diagnostic: str) -> Reason | None:

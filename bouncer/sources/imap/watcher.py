@@ -136,6 +136,8 @@ class FolderWatcher:
         self._credential = credential
         self._connect = connect
         self._stop = asyncio.Event()
+        # Ends a wait (IDLE or poll) early: set by request_stop and by nudge.
+        self._wake = asyncio.Event()
         self._session: ImapSession | None = None
         self._selected: SelectedFolder | None = None
         self._next_uid = 1
@@ -157,7 +159,13 @@ class FolderWatcher:
 
     def request_stop(self) -> None:
         """Finish the batch in hand, log out and return from :meth:`run` (SIGTERM, SIGHUP)."""
-        self._stop.set()  # also ends a running IDLE
+        self._stop.set()
+        self._wake.set()  # ends a running IDLE
+
+    def nudge(self) -> None:
+        """Dispositions are ready in the store (a forward finished): apply them now, not at
+        the next reconnect. Ends a running IDLE or poll; never blocks."""
+        self._wake.set()
 
     @property
     def stopping(self) -> bool:
@@ -230,7 +238,9 @@ class FolderWatcher:
             self.log.error("watcher_failed", error=message, error_type=type(exc).__name__)
         self._set(last_error=message)
         try:
-            await self.pipeline.folder_failed(self.account.name, self.folder, message)
+            await self.pipeline.folder_failed(
+                self.account.name, self.folder, message, hint=hint.text if hint is not None else None
+            )
         except Exception as report_error:  # the database may be what is failing
             self.log.warning("folder_failed_not_recorded", error=str(report_error))
 
@@ -526,7 +536,7 @@ class FolderWatcher:
         while not self.stopping:
             if use_idle:
                 self._set(state="idle")
-                pushed = await session.idle(self.options.idle_seconds, wake=self._stop)
+                pushed = await session.idle(self.options.idle_seconds, wake=self._wake)
                 if self.stopping:
                     return
                 if pushed:
@@ -534,10 +544,14 @@ class FolderWatcher:
             else:
                 self._set(state="polling")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.account.poll_interval)
+                    await asyncio.wait_for(self._wake.wait(), self.account.poll_interval)
                 if self.stopping:
                     return
                 await session.noop()  # keeps the connection alive and lets the server report news
+            self._wake.clear()
+            # Dispositions released since the last look (a finished forward, another process):
+            # one cheap query per cycle.
+            await self._reapply_pending(session, self._require()[1])
             # Whether the server reported EXISTS or IDLE simply timed out, look: a UID SEARCH
             # is cheap and also catches news the server did not push.
             await self._fetch_new()
