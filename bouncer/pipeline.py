@@ -210,9 +210,9 @@ def default_pool_workers() -> int:
     """One core stays with the event loop (IMAP, database); the rest may analyse.
 
     Measured with bench/daemon_imap_drain.py on a 2-core machine shared with other work:
-    two workers beside the loop drained 360 msg/s against 507 inline with the first
-    analysis engine, and 687 against 648 with its fast parser: not worth two more
-    processes. Below 3 cores there is no pool (0 workers).
+    two analysis processes beside the loop drained 831-1,020 msg/s against 1,151-1,302
+    inline (batches overlapped two deep): on 2 cores the pool costs more than it gives.
+    Below 3 cores there is no pool (0 workers).
     """
     workers = min(4, (os.cpu_count() or 1) - 1)
     return workers if workers >= 2 else 0
