@@ -1,6 +1,6 @@
 """Where analysis should run: inline on the event loop, or in the process pool.
 
-Analyses the labelled corpus (../shared/corpus/sisimai) in batches of several sizes, both
+Analyses the labelled corpus (tests/corpus/sisimai) in batches of several sizes, both
 inline and through PipelineCore's process pool, and prints messages/s for each, plus the
 cost per message inline (which is how long one inline batch holds up the event loop).
 
@@ -19,7 +19,7 @@ from bouncer.analysis import AnalysisOptions, analyse
 from bouncer.config import Config
 from bouncer.pipeline import PipelineCore
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "sisimai" / "emails"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "sisimai" / "emails"
 
 
 class _NoStore:

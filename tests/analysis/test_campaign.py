@@ -583,8 +583,7 @@ def test_quoted_reply_and_inline_forward_are_not_returned_originals() -> None:
 
 # --- the real bounces of the corpus -------------------------------------------------------------
 
-_CORPUS_PLACES = (FIXTURES.parent.parent / "corpus" / "sisimai", Path("/work/shared/corpus/sisimai"))
-CORPUS = next((place for place in _CORPUS_PLACES if place.is_dir()), _CORPUS_PLACES[0])
+CORPUS = FIXTURES.parent.parent / "corpus" / "sisimai"
 
 
 def test_no_key_is_ever_invented_on_real_bounces() -> None:

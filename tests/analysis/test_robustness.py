@@ -24,8 +24,7 @@ from bouncer.analysis import Analysis, AnalysisOptions, analyse
 from bouncer.analysis.campaign import CampaignRef, find_campaign
 
 TESTS = Path(__file__).resolve().parent.parent
-_CORPUS_PLACES = (TESTS / "corpus" / "sisimai" / "emails", Path("/work/shared/corpus/sisimai/emails"))
-CORPUS = next((place for place in _CORPUS_PLACES if place.is_dir()), _CORPUS_PLACES[0])
+CORPUS = TESTS / "corpus" / "sisimai" / "emails"
 SAMPLES = sorted(CORPUS.glob("*.eml"))
 
 KEY = "3b9f1c2d-8e4a-d7b6-a5c4-0f1e2d3c4b5a"
