@@ -26,7 +26,7 @@ from bouncer.analysis.mta import (
     unsubscribe,
     wrapped,
 )
-from bouncer.analysis.mta.base import Decoded, Report, parse_fields
+from bouncer.analysis.mta.base import Decoded, Report
 from bouncer.analysis.reasons.status import find_status
 
 # Structure first: a feedback report, a notification in JSON, a delivery-status part.
@@ -58,7 +58,7 @@ def _status_from_unaddressed_report(report: Report, decoded: Decoded) -> None:
     any status derived from the reason."""
     if len(decoded.recipients) != 1 or decoded.recipients[0].status:
         return
-    blocks = parse_fields(report.delivery_status_text)
+    blocks = report.delivery_status_fields
     statuses = [status for block in blocks if (status := find_status(block.get("status", "")))]
     if len(statuses) == 1:
         decoded.recipients[0].status = statuses[0]

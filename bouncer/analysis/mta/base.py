@@ -200,6 +200,82 @@ def parse_fields(text: str) -> list[dict[str, str]]:
     return blocks
 
 
+# The names parse_fields takes for fields; and the names a parser gives header fields (no
+# blank, no colon), for which "``name: value`` is a field line" comes down to the first.
+# The names parse_fields takes for fields; and the names a parser gives header fields (no
+# blank, no colon), for which "``name: value`` is a field line" comes down to the first.
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9\-]{1,40}")
+_PARSED_NAME = re.compile(r"[!-9;-~]*")
+# The usual spellings of RFC 3464's fields (and Postfix's), by their lower-cased names: a
+# name found here is a field name without a pattern to try.
+_USUAL_FIELDS = {
+    name: name.lower()
+    for name in (
+        "Action", "Status", "Reporting-MTA", "Final-Recipient", "Diagnostic-Code", "Arrival-Date", "Remote-MTA",
+        "Original-Recipient", "Last-Attempt-Date", "Received-From-MTA", "X-Postfix-Queue-ID", "X-Postfix-Sender",
+        "Original-Envelope-Id", "Will-Retry-Until", "X-Actual-Recipient",
+    )
+}  # fmt: skip
+_RECIPIENT_FIELDS = ("final-recipient", "original-recipient")
+
+
+def fields_of_parsed_blocks(parts: list[Message]) -> tuple[list[dict[str, str]], bool] | None:
+    """What ``parse_fields`` reads in the text ``Report.delivery_status_text`` makes of these
+    parts, read straight from their parsed blocks; and whether that text has a
+    ``Final-Recipient:`` or ``Original-Recipient:`` line. None when a block is unusual (a
+    body of its own, a blank or unindented continuation line, a name no parser gives, a
+    value that is no string): the text then has to be written and read.
+
+    Saves writing each block out as text only to cut it back into lines and match every
+    line against a pattern: this runs for more than half of all reports.
+    """
+    blocks: list[dict[str, str]] = []
+    names_recipient = False
+    for part in parts[:3]:
+        payload = part.get_payload()
+        if not isinstance(payload, list):
+            return None
+        for block in payload[:200]:
+            if not isinstance(block, Message):
+                continue
+            extra = block._payload  # type: ignore[union-attr]
+            if isinstance(extra, str) and extra.strip():
+                return None
+            current: dict[str, str] = {}
+            for name, value in block._headers:  # type: ignore[union-attr]
+                if type(value) is not str or type(name) is not str:
+                    return None
+                continuations: list[str] = []
+                if "\n" in value:
+                    value, _, rest = value.partition("\n")
+                    continuations = rest.split("\n")
+                    for line in continuations:
+                        if not line.strip() or line[0] not in " \t":
+                            return None  # a blank line (ends a block) or a field line of its own
+                key = _USUAL_FIELDS.get(name)
+                if key is None:
+                    if _FIELD_NAME.fullmatch(name) is None:
+                        if _PARSED_NAME.fullmatch(name) is None:
+                            return None
+                        continue  # no field line: ignored, and its continuation lines with it
+                    key = name.lower()
+                if key in _RECIPIENT_FIELDS:
+                    names_recipient = True
+                    if "final-recipient" in current and (key == "final-recipient" or "original-recipient" in current):
+                        # per-recipient groups run together without the blank line between them
+                        blocks.append(current)
+                        current = {}
+                if key in current:
+                    continue  # a repeated field keeps its first value
+                value = value.strip()
+                for line in continuations:
+                    value += " " + line.strip()
+                current[key] = value
+            if current:
+                blocks.append(current)
+    return blocks, names_recipient
+
+
 def split_spec(value: str) -> tuple[str, str]:
     """'smtp; 550 ...' -> ('SMTP', '550 ...')."""
     if ";" in value:
@@ -253,6 +329,8 @@ def _find_original_marker(text: str, lowered: str | None = None) -> int:
             at = lowered.find(word, at + len(word))
     return best
 
+
+_RECIPIENT_LINE = CaseBlind(r"^(?:Final|Original)-Recipient:", re.M)
 
 AUTOREPLY_SUBJECT = re.compile(
     r"^(?:auto(?:matic)?[ -]?(?:reply|response|antwort|respuesta|risposta)|auto:|autoreply|"
@@ -416,6 +494,25 @@ class Report:
                 out.append(mime.part_text(part))
                 out.append("")
         return "\n".join(out)
+
+    @cached_property
+    def _delivery_status_fields(self) -> tuple[list[dict[str, str]], bool]:
+        parts = self.parts_of("message/delivery-status", "message/global-delivery-status")
+        found = fields_of_parsed_blocks(parts)
+        if found is not None:
+            return found
+        text = self.delivery_status_text  # an unusual block: write the text and read it
+        return parse_fields(text), _RECIPIENT_LINE.search(text)
+
+    @property
+    def delivery_status_fields(self) -> list[dict[str, str]]:
+        """``parse_fields(self.delivery_status_text)``, read from the parsed blocks."""
+        return self._delivery_status_fields[0]
+
+    @property
+    def delivery_status_names_recipient(self) -> bool:
+        """Whether ``delivery_status_text`` has a Final-Recipient: or Original-Recipient: line."""
+        return self._delivery_status_fields[1]
 
     @cached_property
     def original_headers_text(self) -> str:

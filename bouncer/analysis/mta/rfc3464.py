@@ -55,10 +55,9 @@ def normal_action(value: str) -> str:
 
 
 def decode(report: Report) -> Decoded | None:
-    text = report.delivery_status_text
-    if not _INLINE_FIELDS.search(text):
-        text = report.text
-    blocks = parse_fields(text)
+    # the delivery-status part's fields, or those pasted into the text when it names no recipient
+    names_recipient = report.delivery_status_names_recipient
+    blocks = report.delivery_status_fields if names_recipient else parse_fields(report.text)
     found: dict[str, Found] = {}
     reporting = arrival = ""
     for block in blocks:
