@@ -99,7 +99,7 @@ def parse_fast(data: bytes) -> Message | None:
         msg = _Parser(text).message(0, len(text), False, 0)[0]
     except _Fallback:
         return None
-    if _content_type(msg).startswith("multipart/") and not msg.is_multipart():
+    if content_type(msg).startswith("multipart/") and not msg.is_multipart():
         msg.defects.append(errors.MultipartInvariantViolationDefect())  # as FeedParser.close()
     return msg
 
@@ -130,7 +130,7 @@ class _Parser:
         if in_digest:
             msg.set_default_type("message/rfc822")
         body = self.headers(msg, start, end)[0]
-        ctype = _content_type(msg)
+        ctype = _remember_content_type(msg)
         if ctype == "message/delivery-status":
             return msg, *self.delivery_status(msg, body, end)
         maintype = ctype.partition("/")[0]
@@ -297,13 +297,57 @@ class _Parser:
             candidate += 1
 
 
+# The attribute of a Message parsed here that remembers its content type: (its header list,
+# that list's length, the index of its first Content-Type field or -1, that field, its
+# default type, the content type).
+_MEMO: Final = "_fastparse_content_type"
+
+
 def content_type(msg: Message) -> str:
     """``msg.get_content_type()``, without its generic header lookup for the usual case.
 
     For any compat32 message, not only those parsed here: the analysis asks every part's
     type several times, and ``get_content_type()`` lower-cases every header name each time.
+    A message parsed here remembers the type found while parsing, as long as its Content-Type
+    field and its default type stay as they were: every way the Message API changes the
+    fields either appends one (a longer list), builds a new list (``__delitem__``,
+    ``set_boundary``) or replaces one in place (``replace_header``: another tuple at its
+    index), and ``set_default_type`` changes the default.
     """
+    memo = getattr(msg, _MEMO, None)
+    if memo is not None:
+        headers, size, index, field, default, ctype = memo
+        current = msg._headers  # type: ignore[attr-defined]
+        if (
+            current is headers
+            and len(current) == size
+            and (index < 0 or current[index] is field)
+            and msg._default_type == default  # type: ignore[attr-defined]
+        ):
+            return ctype  # type: ignore[no-any-return]
     return _content_type(msg)
+
+
+def _remember_content_type(msg: Message) -> str:
+    """``_content_type(msg)``, remembered on ``msg`` for ``content_type`` when it is found
+    without the library's help (most parts have few header fields: the search is cheap)."""
+    headers = msg._headers  # type: ignore[attr-defined]
+    index = 0
+    for field in headers:
+        name = field[0]
+        if len(name) == 12 and name.lower() == "content-type":
+            value = field[1]
+            if not value.isascii():
+                return _content_type(msg)
+            ctype = value.partition(";")[0].strip().lower()
+            if ctype.count("/") != 1:
+                ctype = "text/plain"
+            break
+        index += 1
+    else:
+        index, field, ctype = -1, None, msg._default_type  # type: ignore[attr-defined]
+    setattr(msg, _MEMO, (headers, len(headers), index, field, msg._default_type, ctype))  # type: ignore[attr-defined]
+    return ctype  # type: ignore[no-any-return]
 
 
 def header(msg: Message, lower_name: str) -> str | None:
@@ -327,7 +371,7 @@ def _content_type(msg: Message) -> str:
     value = _content_type_value(msg)
     if value is None:
         return msg.get_default_type()
-    if not value.isascii():  # compat32 hands such a value out as a Header
+    if type(value) is not str or not value.isascii():  # compat32 hands such a value out as a Header
         return msg.get_content_type()
     ctype = value.partition(";")[0].strip().lower()
     return ctype if ctype.count("/") == 1 else "text/plain"

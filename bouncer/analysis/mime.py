@@ -25,23 +25,29 @@ _CHARSET_ALIASES = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "us-ascii
 def walk(msg: Message, *, into_rfc822: bool = False) -> Iterator[tuple[Message, int, str]]:
     """Yield (part, depth, content type), depth-first, skipping the insides of returned
     originals unless asked."""
+    yield from parts(msg, into_rfc822=into_rfc822)
+
+
+_NOT_ENTERED = frozenset({"message/delivery-status", "message/global-delivery-status"})
+
+
+def parts(msg: Message, *, into_rfc822: bool = False) -> list[tuple[Message, int, str]]:
+    """The (part, depth, content type) ``walk`` yields, as a list."""
+    found: list[tuple[Message, int, str]] = []
     stack: list[tuple[Message, int]] = [(msg, 0)]
-    seen = 0
-    while stack and seen < MAX_PARTS:
+    while stack and len(found) < MAX_PARTS:
         part, depth = stack.pop()
-        seen += 1
         ctype = content_type(part)  # get_content_type(), without its slow generic lookup
-        yield part, depth, ctype
+        found.append((part, depth, ctype))
         if depth >= MAX_DEPTH:
             continue
-        if part.is_multipart():
-            if ctype == "message/rfc822" and not into_rfc822:
+        # is_multipart() and get_payload() of a compat32 message, without two method calls
+        payload = part._payload  # type: ignore[attr-defined]
+        if isinstance(payload, list):
+            if (ctype == "message/rfc822" and not into_rfc822) or ctype in _NOT_ENTERED:
                 continue
-            if ctype in ("message/delivery-status", "message/global-delivery-status"):
-                continue
-            payload = part.get_payload()
-            if isinstance(payload, list):
-                stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
+            stack.extend([(p, depth + 1) for p in reversed(payload) if isinstance(p, Message)])
+    return found
 
 
 _CHARSET_RE = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.I)

@@ -9,6 +9,7 @@ content type, is_multipart, and for leaves the payload string and the decoded by
 
 from __future__ import annotations
 
+import contextlib
 import email
 import time
 from email.message import Message
@@ -404,3 +405,44 @@ def test_multipart_transfer_encoding_reads_as_feedparser_does(value: str) -> Non
     assert fastparse._transfer_encoding(Message()) == "8bit"
     data = f'Content-Type: multipart/mixed; boundary="b"\nContent-Transfer-Encoding: {value}\n\n--b\n\nx\n--b--\n'
     assert_same(data.encode("utf-8", "surrogateescape"))
+
+
+def test_content_type_of_every_part_is_get_content_type() -> None:
+    for path in SAMPLES:
+        data = path.read_bytes()
+        for msg in (fastparse.parse(data), stdlib(data)):
+            for part in msg.walk():
+                assert fastparse.content_type(part) == part.get_content_type()
+
+
+_MULTIPART = (
+    b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/html\n\nx\n--b\n\ny\n'
+    b'--b\nContent-Type: multipart/digest; boundary="d"\n\n--d\n\nSubject: z\n\nz\n--d--\n--b--\n'
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m.replace_header("Content-Type", "text/csv"),
+        lambda m: m.__delitem__("Content-Type"),
+        lambda m: m.__setitem__("X-Other", "y"),
+        lambda m: (m.__delitem__("Content-Type"), m.__setitem__("Content-Type", "image/png")),
+        lambda m: m.set_type("application/json"),
+        lambda m: m.set_param("charset", "utf-8"),
+        lambda m: m.set_default_type("message/rfc822"),
+        lambda m: m.add_header("Content-Type", "text/csv"),
+        lambda m: m.set_boundary("other"),
+        lambda m: m.set_charset("utf-8"),
+        lambda m: m.set_raw("Content-Type", "audio/ogg"),
+    ],
+)
+def test_content_type_follows_changes_to_a_parsed_message(change: Any) -> None:
+    """The type remembered while parsing is only used while the fields it came from stand."""
+    msg = fastparse.parse(_MULTIPART)
+    for part in msg.walk():
+        assert fastparse.content_type(part) == part.get_content_type()
+        # a change that does not apply to this part raises, maybe after changing it halfway
+        with contextlib.suppress(Exception):
+            change(part)
+        assert fastparse.content_type(part) == part.get_content_type()

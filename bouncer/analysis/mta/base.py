@@ -379,7 +379,7 @@ class Report:
     @cached_property
     def parts(self) -> list[tuple[Message, int, str]]:
         """(part, depth, content type) of every part outside returned originals."""
-        return list(mime.walk(self.msg))
+        return mime.parts(self.msg)
 
     @cached_property
     def raw_headers(self) -> dict[str, str]:
