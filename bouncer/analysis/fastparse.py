@@ -42,9 +42,9 @@ from email import errors, message_from_bytes
 from email.message import Message
 from email.policy import compat32
 from email.utils import unquote
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["MAX_DEPTH", "MAX_MESSAGES", "content_type", "header", "parse", "parse_fast"]
+__all__ = ["MAX_DEPTH", "MAX_MESSAGES", "content_type", "content_type_field", "header", "parse", "parse_fast"]
 
 # FeedParser itself has no limits (it only recurses); beyond these we let it do the work,
 # so a hostile message costs the stdlib's price, never more and never a different result.
@@ -314,9 +314,24 @@ def content_type(msg: Message) -> str:
     ``set_boundary``) or replaces one in place (``replace_header``: another tuple at its
     index), and ``set_default_type`` changes the default.
     """
-    memo = getattr(msg, _MEMO, None)
+    memo = _valid_memo(msg)
+    return _content_type(msg) if memo is None else memo[5]
+
+
+def content_type_field(msg: Message) -> str | None:
+    """``header(msg, "content-type")``: the raw Content-Type value, remembered like the type."""
+    memo = _valid_memo(msg)
+    if memo is None:
+        return header(msg, "content-type")
+    field = memo[3]
+    return None if field is None else field[1]
+
+
+def _valid_memo(msg: Message) -> tuple[Any, ...] | None:
+    """What ``msg`` remembers of its content type, if that still stands."""
+    memo: tuple[Any, ...] | None = getattr(msg, _MEMO, None)
     if memo is not None:
-        headers, size, index, field, default, ctype = memo
+        headers, size, index, field, default, _ = memo
         current = msg._headers  # type: ignore[attr-defined]
         if (
             current is headers
@@ -324,8 +339,8 @@ def content_type(msg: Message) -> str:
             and (index < 0 or current[index] is field)
             and msg._default_type == default  # type: ignore[attr-defined]
         ):
-            return ctype  # type: ignore[no-any-return]
-    return _content_type(msg)
+            return memo
+    return None
 
 
 def _remember_content_type(msg: Message) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from email.header import decode_header
 from email.message import Message
 
-from bouncer.analysis.fastparse import content_type
+from bouncer.analysis.fastparse import content_type, content_type_field
 from bouncer.analysis.fastparse import header as _first_header
 
 MAX_DEPTH = 8  # nested message/rfc822 or multipart levels we descend into
@@ -51,13 +51,28 @@ def parts(msg: Message, *, into_rfc822: bool = False) -> list[tuple[Message, int
 
 
 _CHARSET_RE = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.I)
+# The same on lower-cased ASCII text, without IGNORECASE (which finds no literal to skip to).
+_LOWER_CHARSET_RE = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""")
+# Charsets every Python has, by the names reports use: no codec lookup needed.
+_KNOWN_CHARSETS = frozenset(
+    {"utf-8", "utf8", "iso-8859-1", "iso-8859-15", "windows-1252", "cp1252", "iso-2022-jp", "shift_jis",
+     "euc-jp", "euc-kr", "gb2312", "gbk", "big5", "koi8-r", "windows-1251", "ks_c_5601-1987", "latin-1"}
+)  # fmt: skip
 
 
 def charset_of(part: Message) -> str:
     # a plain search of the header: Message.get_param is slow, and this runs for every part
-    m = _CHARSET_RE.search(_first_header(part, "content-type") or "")
+    value = content_type_field(part) or ""
+    if value.isascii():
+        if "charset" not in value.lower():
+            return "latin-1"
+        m = _LOWER_CHARSET_RE.search(value.lower())
+    else:
+        m = _CHARSET_RE.search(value)
     name = (m.group(1) if m else "latin-1").lower()
     name = _CHARSET_ALIASES.get(name, name)
+    if name in _KNOWN_CHARSETS:
+        return name
     try:
         codecs.lookup(name)
     except LookupError:

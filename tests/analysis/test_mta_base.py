@@ -1,12 +1,14 @@
-"""Shortcuts in ``mta.base`` read exactly what the plain way reads.
+"""Shortcuts in ``mta.base`` and ``mime`` read exactly what the plain way reads.
 
 ``Report`` reads a delivery-status part's fields straight from its parsed blocks
 (``fields_of_parsed_blocks``) instead of writing them out as text for ``parse_fields``: the
-two must agree on every message of the corpus and on generated and hand-built blocks.
+two must agree on every message of the corpus and on generated and hand-built blocks. So must
+the marker search for ASCII text and the charset lookup with their plain versions.
 """
 
 from __future__ import annotations
 
+import codecs
 import email
 from email.message import Message
 from email.policy import compat32
@@ -16,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bouncer.analysis import fastparse
+from bouncer.analysis import fastparse, mime
+from bouncer.analysis.mta import base
 from bouncer.analysis.mta.base import _RECIPIENT_LINE, Report, fields_of_parsed_blocks, parse_fields
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -126,3 +129,62 @@ def test_hand_built_blocks_read_as_the_text_does(fields: list[tuple[str, str]]) 
     part["Content-Type"] = "message/delivery-status"
     part.set_payload([block])
     assert_same_fields(part)
+
+
+def test_known_charsets_are_codecs() -> None:
+    for name in mime._KNOWN_CHARSETS:
+        codecs.lookup(name)
+
+
+def _charset_by_pattern(value: str) -> str:
+    """``mime.charset_of`` as it was: the case-blind pattern, then a codec lookup."""
+    m = mime._CHARSET_RE.search(value)
+    name = (m.group(1) if m else "latin-1").lower()
+    name = mime._CHARSET_ALIASES.get(name, name)
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return "latin-1"
+    return name
+
+
+@_SETTINGS
+@given(
+    value=st.lists(
+        st.sampled_from(
+            ["text/plain", ";", " ", "charset", "CharSet", "=", '"', "'", "UTF-8", "us-ascii", "x-bogus", "\u017f", "K"]
+        ),
+        max_size=8,
+    ).map("".join)
+)
+def test_charset_of_reads_as_the_case_blind_pattern(value: str) -> None:
+    part = Message()
+    part["Content-Type"] = value
+    assert mime.charset_of(part) == _charset_by_pattern(value)
+    parsed = fastparse.parse(f"Content-Type: {value}\n\nbody\n".encode("utf-8", "surrogateescape"))
+    assert mime.charset_of(parsed) == _charset_by_pattern(fastparse.header(parsed, "content-type") or "")
+
+
+_MARKER_PIECES = st.sampled_from(
+    [
+        "Original message", "original message follows", " -- Original Message --", "message", "\n", "\n", " ",
+        "Below this line is a copy of the message.", "the message headers", "Message header follows:", "x",
+        "Returned message", "orig", "Undelivered Message Headers", "headers of the original message", ">",
+        "Original mail header", "----- Forwarded message -----", "Your message could not be delivered.",
+    ]
+)  # fmt: skip
+
+
+@_SETTINGS
+@given(text=st.lists(_MARKER_PIECES, max_size=14).map("".join))
+def test_ascii_marker_search_finds_what_the_word_search_finds(text: str) -> None:
+    lowered = text.lower()
+    assert base._first_marker_line(text, lowered) == base._marker_by_words(text, lowered)
+
+
+def test_corpus_marker_search_finds_what_the_word_search_finds() -> None:
+    for path in SAMPLES:
+        report = Report(fastparse.parse(path.read_bytes()))
+        text = report.text
+        if text.isascii():
+            assert base._first_marker_line(text, report.text_lower) == base._marker_by_words(text, report.text_lower)

@@ -17,11 +17,11 @@ NAME = "AmazonSES"
 
 
 def matches(report: Report) -> bool:
-    if report.msg.is_multipart():
-        return False
-    raw = report.msg.get_payload()
-    if not isinstance(raw, str) or "notificationType" not in raw[:6000]:
-        return False  # cheap look at the raw body before decoding it
+    raw = report.msg._payload  # type: ignore[attr-defined]
+    if isinstance(raw, str) and not raw.isascii():
+        raw = report.msg.get_payload()  # undecoded bytes: the text get_payload() decodes from them
+    if not isinstance(raw, str) or raw.find("notificationType", 0, 6000) < 0:
+        return False  # cheap look at the raw body (not copied) before decoding it
     head = report.text[:4000]
     return '"notificationType"' in head or '\\"notificationType\\"' in head
 

@@ -81,7 +81,8 @@ _KEYWORDS = {
 
 def _system(report: Report) -> str:
     head = report.text[:6000]
-    lowered = head.lower()
+    # lower-casing ASCII text keeps its length: the lowered text's head is the head lowered
+    lowered = report.text_lower[:6000] if head.isascii() else head.lower()
     for name, signature in SIGNATURES:
         if any(word in lowered for word in _KEYWORDS[name]) and signature.search(head):
             return name
