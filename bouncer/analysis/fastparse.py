@@ -93,10 +93,11 @@ def parse_fast(data: bytes) -> Message | None:
     text = data.decode("ascii", "surrogateescape")
     # FeedParser also breaks lines at a lone CR; every search below assumes LF line ends
     # (optionally preceded by CR), so such rare input is left to it.
-    if _LONE_CR.search(text) is not None:
+    has_cr = "\r" in text  # most mail is stored with bare LF line ends: no CR to look after
+    if has_cr and _LONE_CR.search(text) is not None:
         return None
     try:
-        msg = _Parser(text).message(0, len(text), False, 0)[0]
+        msg = _Parser(text, has_cr).message(0, len(text), False, 0)[0]
     except _Fallback:
         return None
     if content_type(msg).startswith("multipart/") and not msg.is_multipart():
@@ -105,10 +106,11 @@ def parse_fast(data: bytes) -> Message | None:
 
 
 class _Parser:
-    __slots__ = ("count", "text")
+    __slots__ = ("count", "has_cr", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, has_cr: bool) -> None:
         self.text = text
+        self.has_cr = has_cr
         self.count = 0
 
     def new_message(self) -> Message:
@@ -156,10 +158,10 @@ class _Parser:
             return end, end, end
         if text.startswith("\n", start, end):
             return start + 1, start, start + 1
-        if text.startswith("\r\n", start, end):
+        if self.has_cr and text.startswith("\r\n", start, end):
             return start + 2, start, start + 2
         lf = text.find("\n\n", start, end)
-        crlf = text.find("\n\r\n", start, lf + 2 if lf >= 0 else end)
+        crlf = text.find("\n\r\n", start, lf + 2 if lf >= 0 else end) if self.has_cr else -1
         if crlf >= 0:
             blank, after_blank = crlf + 1, crlf + 3
         elif lf >= 0:
@@ -181,9 +183,12 @@ class _Parser:
         assert matched is not None  # the pattern matches the empty string
         stop = matched.end()
         if stop > position:
-            msg._headers = [  # type: ignore[attr-defined]
-                (name, value.rstrip("\r\n")) for name, value in _HEADER.findall(text, position, stop)
-            ]
+            if self.has_cr:
+                msg._headers = [  # type: ignore[attr-defined]
+                    (name, value.rstrip("\r\n")) for name, value in _HEADER.findall(text, position, stop)
+                ]
+            else:  # without a CR, no value ends in a line break: the pairs are the fields
+                msg._headers = _HEADER.findall(text, position, stop)  # type: ignore[attr-defined]
         if stop == blank:
             return after_blank, blank, after_blank
         # A line that is neither a header nor blank: FeedParser notes the defect and reads
@@ -288,6 +293,10 @@ class _Parser:
             after = candidate + len(delimiter)
             newline = text.find("\n", after, end)
             line_end = end if newline < 0 else newline
+            if line_end == after:  # the usual boundary lines first: "--b" and "--b--" alone
+                return candidate, False, end if newline < 0 else newline + 1
+            if line_end == after + 2 and text.startswith("--", after):
+                return candidate, True, end if newline < 0 else newline + 1
             tail = _DELIMITER_TAIL.fullmatch(text, after, line_end)
             if tail is not None:
                 return candidate, tail.group(1) is not None, end if newline < 0 else newline + 1
