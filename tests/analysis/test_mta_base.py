@@ -171,11 +171,14 @@ _MARKER_PIECES = st.sampled_from(
         "Below this line is a copy of the message.", "the message headers", "Message header follows:", "x",
         "Returned message", "orig", "Undelivered Message Headers", "headers of the original message", ">",
         "Original mail header", "----- Forwarded message -----", "Your message could not be delivered.",
+        " including all the headers", ", including all headers", " is following", " follows", "Unsent message below",
+        ":", "=", "*", "...", "The original message was received at Mon", "This is a copy of the message",
+        "Message headers follow", "Included is a copy of the message header", "Original Message:",
     ]
 )  # fmt: skip
 
 
-@_SETTINGS
+@settings(_SETTINGS, max_examples=1500)
 @given(text=st.lists(_MARKER_PIECES, max_size=14).map("".join))
 def test_ascii_marker_search_finds_what_the_word_search_finds(text: str) -> None:
     lowered = text.lower()

@@ -339,6 +339,10 @@ def _marker_by_words(text: str, lowered: str) -> int:
     return best
 
 
+# The last word of each marker phrase and of each of their endings (see _ORIGINAL_MARKERS).
+_MARKER_ENDINGS = ("message", "header", "headers", "follow", "follows", "following", "below")
+
+
 def _first_marker_line(text: str, lowered: str) -> int:
     """``_find_original_marker`` for ASCII text, where lower-casing moves no offset and each
     line the case-blind pattern matches holds "message" or "original" (see its words): the
@@ -355,7 +359,10 @@ def _first_marker_line(text: str, lowered: str) -> int:
         end = lowered.find("\n", at)
         if end < 0:
             end = size
-        if _ORIGINAL_MARKERS.match(text[start:end]):
+        # every marker line ends in one of these words before its trailing punctuation: most
+        # lines fail this cheap test, not the pattern ("The original message was received at
+        # ..." costs it microseconds of backtracking)
+        if lowered[start:end].rstrip(" \t.:=*-").endswith(_MARKER_ENDINGS) and _ORIGINAL_MARKERS.match(text[start:end]):
             return start
         # on to the next line holding one of them
         if message < end:
