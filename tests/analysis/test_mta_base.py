@@ -191,3 +191,16 @@ def test_corpus_marker_search_finds_what_the_word_search_finds() -> None:
         text = report.text
         if text.isascii():
             assert base._first_marker_line(text, report.text_lower) == base._marker_by_words(text, report.text_lower)
+
+
+def test_line_anchored_recipient_patterns_match_only_at_the_line_start() -> None:
+    """``generic.scan`` tries its ^-patterns once per line: finditer finds nothing more."""
+    from bouncer.analysis.mta import generic
+
+    for path in SAMPLES:
+        text = Report(fastparse.parse(path.read_bytes())).text_before_original
+        for start, end in generic._lines_with_at(text):
+            for pattern in generic._LINE_ANCHORED:
+                found = [m.span() for m in pattern.finditer(text, start, end)]
+                matched = pattern.match(text, start, end)
+                assert found == ([] if matched is None else [matched.span()])

@@ -167,6 +167,7 @@ def _remote_reply_before(text: str, at: int) -> str:
 # searched in the lines that have one only, which gives the same matches at a fraction of
 # the cost of trying the case-blind patterns at every position of the text.
 _RECIPIENT_PATTERNS = (_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE, _SENTENCE, _LEADING_LINE)
+_LINE_ANCHORED = frozenset({_SENDMAIL_LINE, _COLON_LINE, _ALONE_LINE, _LABELLED_LINE, _LEADING_LINE})
 
 
 def _lines_with_at(text: str) -> list[tuple[int, int]]:
@@ -210,7 +211,12 @@ def scan(report: Report, text: str) -> list[Found]:
     sendmail_style = False
     lines = _lines_with_at(text)
     for pattern in _RECIPIENT_PATTERNS:
-        matches = [m for start, end in lines for m in pattern.finditer(text, start, end)]
+        if pattern in _LINE_ANCHORED:
+            # a pattern opening with ^ matches a line (a span without line break) at its start
+            # or nowhere: one match attempt, not one at every position of the line
+            matches = [m for start, end in lines if (m := pattern.match(text, start, end)) is not None]
+        else:
+            matches = [m for start, end in lines for m in pattern.finditer(text, start, end)]
         sendmail_style = pattern is _SENDMAIL_LINE
         for i, m in enumerate(matches):
             # a recipient's words run from its line to the next recipient or a blank line
