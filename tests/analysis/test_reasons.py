@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import random
+import re
+from itertools import pairwise
+from pathlib import Path
+
 import pytest
 
 from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import reason_from_agent
-from bouncer.analysis.reasons.phrases import normalise, says
+from bouncer.analysis.reasons.phrases import EXCLUDERS, MATCHERS, _Table, normalise, says
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status, reason_of_status
 from bouncer.analysis.rhost import reason_from_provider
 from bouncer.analysis.taxonomy import Reason, is_hard
@@ -217,3 +222,55 @@ def test_exchange_online_codes(status: str, diagnostic: str, reason: Reason) -> 
 )
 def test_phrases_in_other_languages(text: str, reason: Reason) -> None:
     assert says(reason, normalise(text))
+
+
+_FIRST_TWO_WORDS = {
+    phrase: " ".join(re.findall("[a-z]+", phrase)[:2])
+    for table in (*MATCHERS.values(), *EXCLUDERS.values())
+    for phrase in table.plain
+}
+
+
+def _said_slowly(text: str) -> set[Reason]:
+    """What a text says by the phrase tables' plain definition: a reason's plain phrase is in
+    the text and its first two words stand side by side in it (one-word phrases: the word is
+    one of the text's), or one of its regular expressions matches; and none of its
+    exceptions holds the same way. Every phrase and every pattern is tried."""
+    if not text:
+        return set()
+    words = re.findall("[a-z]+", text)
+    keys = set(words) | {f"{a} {b}" for a, b in pairwise(words)}
+
+    def holds(table: _Table) -> bool:
+        for phrase in table.plain:
+            first_two = _FIRST_TWO_WORDS[phrase]
+            if (not first_two or first_two in keys) and phrase in text:
+                return True
+        return any(pattern.search(text) for _, pattern in table.patterns)
+
+    return {
+        reason
+        for reason, table in MATCHERS.items()
+        if holds(table) and not (reason in EXCLUDERS and holds(EXCLUDERS[reason]))
+    }
+
+
+def _phrase_texts() -> list[str]:
+    phrases = [p for table in (*MATCHERS.values(), *EXCLUDERS.values()) for p in table.plain]
+    texts = [v for p in phrases for v in (p, f"550 {p}.", f"x{p}", f"{p}x", f"<{p}>", p.replace(" ", "-"))]
+    draw = random.Random(3463)
+    # pieces of phrases side by side: near misses, phrases across others, words repeated
+    texts += [" ".join(draw.choice(phrases)[: draw.randint(2, 40)] for _ in range(4)) for _ in range(1500)]
+    for path in sorted(Path(__file__).parent.parent.joinpath("corpus").rglob("*.eml"))[::8]:
+        message = path.read_bytes().decode("utf-8", "replace")
+        texts += [normalise(message[i : i + 600]) for i in range(0, min(len(message), 6000), 400)]
+    return [*texts, "", " ", "é", "user", "user unknown", "superuser unknown", "user unknownness"]
+
+
+def test_the_phrase_index_finds_what_every_phrase_tried_finds() -> None:
+    differ = [
+        (text, reason)
+        for text in _phrase_texts()
+        for reason in (_said_slowly(text) ^ {r for r in Reason if says(r, text)})
+    ]
+    assert differ == []

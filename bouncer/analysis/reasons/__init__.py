@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bouncer.analysis.reasons.phrases import normalise, says
+from bouncer.analysis.reasons.phrases import Said, normalise
 from bouncer.analysis.reasons.status import reason_of_status
 from bouncer.analysis.taxonomy import Reason
 
@@ -47,73 +47,74 @@ class Evidence:
 _NOT_USERUNKNOWN = (R.NORELAYING, R.BLOCKED, R.MAILBOXFULL, R.HASMOVED, R.REJECTED, R.NOTACCEPT, R.FILTERED)
 
 
-def _userunknown(e: Evidence, d: str, by_status: Reason | None) -> bool:
+def _userunknown(e: Evidence, said: Said, by_status: Reason | None) -> bool:
     if by_status is R.SUSPEND:
         return False
     if by_status is R.USERUNKNOWN:
         # 5.1.1 unless the text says it is really something else
-        return not any(says(r, d) for r in _NOT_USERUNKNOWN)
-    return e.command == "RCPT" and says(R.USERUNKNOWN, d)
+        return not any(said.says(r) for r in _NOT_USERUNKNOWN)
+    return e.command == "RCPT" and said.says(R.USERUNKNOWN)
 
 
-def _filtered(e: Evidence, d: str, by_status: Reason | None) -> bool:
+def _filtered(e: Evidence, said: Said, by_status: Reason | None) -> bool:
     if by_status is R.SUSPEND:
         return False
     if by_status is R.FILTERED:
-        return says(R.USERUNKNOWN, d) or says(R.FILTERED, d)
+        return said.says(R.USERUNKNOWN) or said.says(R.FILTERED)
     if e.command not in ("RCPT", "MAIL"):
         # "user unknown" after DATA is a content filter pretending the user is unknown
-        return says(R.FILTERED, d) or says(R.USERUNKNOWN, d)
+        return said.says(R.FILTERED) or said.says(R.USERUNKNOWN)
     return False
 
 
-def _rejected(e: Evidence, d: str, by_status: Reason | None) -> bool:
+def _rejected(e: Evidence, said: Said, by_status: Reason | None) -> bool:
     if by_status is R.REJECTED:
         return True
+    d = said.text
     if "recipient address rejected" in d or "sender ip address rejected" in d or "5.1.0 address rejected" in d:
         return False
     if e.command == "MAIL":
-        return says(R.REJECTED, d)
+        return said.says(R.REJECTED)
     if e.command == "DATA":
-        return by_status is not R.USERUNKNOWN and says(R.REJECTED, d)
+        return by_status is not R.USERUNKNOWN and said.says(R.REJECTED)
     if by_status is R.USERUNKNOWN:
         # an x.1.0/x.1.1 whose text says the sender was refused is the sender's problem
-        return "sender" in d and says(R.REJECTED, d)
+        return "sender" in d and said.says(R.REJECTED)
     if by_status in (None, R.ONHOLD, R.UNDEFINED, R.SECURITYERROR, R.SYSTEMERROR):
-        return says(R.REJECTED, d)
+        return said.says(R.REJECTED)
     return False
 
 
-def _hostunknown(e: Evidence, d: str, by_status: Reason | None) -> bool:
+def _hostunknown(e: Evidence, said: Said, by_status: Reason | None) -> bool:
     if e.status.startswith("4") or (not e.status and e.reply_code.startswith("4")):
         return False  # a passing DNS failure is not an authoritative "no such domain"
     if by_status is R.HOSTUNKNOWN:
-        return not says(R.NETWORKERROR, d)
-    return says(R.HOSTUNKNOWN, d)
+        return not said.says(R.NETWORKERROR)
+    return said.says(R.HOSTUNKNOWN)
 
 
 def _status_or_text(reason: Reason, need_status: bool = False):  # type: ignore[no-untyped-def]
-    def test(e: Evidence, d: str, by_status: Reason | None) -> bool:
+    def test(e: Evidence, said: Said, by_status: Reason | None) -> bool:
         if need_status and not e.status:
             return False
-        return by_status is reason or says(reason, d)
+        return by_status is reason or said.says(reason)
 
     return test
 
 
-def _mesgtoobig(e: Evidence, d: str, by_status: Reason | None) -> bool:
+def _mesgtoobig(e: Evidence, said: Said, by_status: Reason | None) -> bool:
     if by_status is R.MESGTOOBIG:
         return True
     if by_status is R.EXCEEDLIMIT:
         return False
-    return says(R.MESGTOOBIG, d)
+    return said.says(R.MESGTOOBIG)
 
 
 def _text_only(reason: Reason, need_status: bool = False):  # type: ignore[no-untyped-def]
-    def test(e: Evidence, d: str, by_status: Reason | None) -> bool:
+    def test(e: Evidence, said: Said, by_status: Reason | None) -> bool:
         if need_status and not e.status:
             return False
-        return says(reason, d)
+        return said.says(reason)
 
     return test
 
@@ -149,10 +150,10 @@ SECOND_PASS = (
 _SYNTAX_REPLY = re.compile(r"\A[45]0[0-7]\Z")
 
 
-def _second_pass(e: Evidence, d: str, by_status: Reason | None) -> Reason | None:
+def _second_pass(e: Evidence, said: Said, by_status: Reason | None) -> Reason | None:
     if by_status is None or by_status in RETRY or e.spec not in ("", "SMTP"):
         for reason in SECOND_PASS:
-            if says(reason, d):
+            if said.says(reason):
                 return reason
     if e.command == "MAIL" and by_status in (None, R.SECURITYERROR, R.SYSTEMERROR):
         # refused in reply to MAIL FROM, for no more precise a reason: the sender was refused
@@ -178,12 +179,14 @@ def _second_pass(e: Evidence, d: str, by_status: Reason | None) -> Reason | None
     return None
 
 
-def classify(e: Evidence) -> Reason:
+def classify(e: Evidence, normalised: str | None = None) -> Reason:
+    """The recipient's reason. ``normalised`` is ``normalise(e.diagnostic)`` when the caller
+    has it already."""
     if e.hint is not None and e.hint not in (R.UNDEFINED, R.ONHOLD):
         return e.hint
     if e.status.startswith("2."):
         return R.DELIVERED
-    d = normalise(e.diagnostic)
+    said = Said(normalise(e.diagnostic) if normalised is None else normalised)
     if e.hint is not None and e.hint is not R.UNDEFINED and e.hint is not R.ONHOLD:
         # A vague hint from the decoder still beats the vague fallbacks below.
         fallback: Reason | None = e.hint
@@ -192,18 +195,18 @@ def classify(e: Evidence) -> Reason:
     by_status = reason_of_status(e.status)
     if e.spec in ("", "SMTP"):
         for reason, test in FIRST_PASS:
-            if test(e, d, by_status):
+            if test(e, said, by_status):
                 return reason
-    found = _second_pass(e, d, by_status)
+    found = _second_pass(e, said, by_status)
     if found is not None and (fallback is None or found not in RETRY):
         return found
     if fallback is not None:
         return fallback
     if e.action == "delayed":
         return R.EXPIRED
-    if says(R.VACATION, d):
+    if said.says(R.VACATION):
         return R.VACATION
-    return R.ONHOLD if d.strip() else R.UNDEFINED
+    return R.ONHOLD if said.text.strip() else R.UNDEFINED
 
 
 __all__ = ["Evidence", "classify"]
