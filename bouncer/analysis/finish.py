@@ -8,6 +8,7 @@ from datetime import datetime
 from bouncer.analysis.mta.base import Found, find_command
 from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import reason_from_agent
+from bouncer.analysis.reasons.phrases import MATCH_LIMIT
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status
 from bouncer.analysis.result import Recipient
 from bouncer.analysis.rhost import reason_from_provider
@@ -29,15 +30,22 @@ def _unfold(diagnostic: str, reply_code: str) -> str:
 
 
 def _known_reason(
-    remote_mta: str, reporting_mta: str, status: str, diagnostic: str, recipient_domain: str = "", command: str = ""
+    remote_mta: str,
+    reporting_mta: str,
+    status: str,
+    diagnostic: str,
+    lowered: str,
+    recipient_domain: str = "",
+    command: str = "",
 ) -> Reason | None:
     """What the local delivery agent, or the provider (by its remote MTA, the recipient's
-    domain, signs in the text, else the reporting MTA), says in its own documented terms."""
+    domain, signs in the text, else the reporting MTA), says in its own documented terms.
+    ``lowered`` is ``diagnostic.lower()``."""
     return (
-        reason_from_agent(diagnostic)
-        or reason_from_provider(remote_mta, status, diagnostic, recipient_domain, command)
+        reason_from_agent(diagnostic, lowered)
+        or reason_from_provider(remote_mta, status, lowered, recipient_domain, command, diagnostic_is_lower=True)
         or (
-            reason_from_provider(reporting_mta, status, diagnostic, "", command, by_signs=False)
+            reason_from_provider(reporting_mta, status, lowered, "", command, by_signs=False, diagnostic_is_lower=True)
             if reporting_mta
             else None
         )
@@ -58,7 +66,8 @@ def finish_recipient(found: Found, reporting_mta: str = "", arrival_date: dateti
     # The provider's documented codes are more precise than the reporting MTA's own sentence
     # and than generic phrases.
     domain = found.address.rsplit("@", 1)[-1].lower()
-    hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic, domain, command) or found.reason
+    lowered = diagnostic.lower()
+    hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic, lowered, domain, command) or found.reason
     reason = classify(
         Evidence(
             status=status,
@@ -68,7 +77,10 @@ def finish_recipient(found: Found, reporting_mta: str = "", arrival_date: dateti
             spec=spec,
             reply_code=reply_code,
             hint=hint,
-        )
+        ),
+        # normalise(diagnostic), which is this: the diagnostic's whitespace is squeezed
+        # already and it is shorter than the window normalise() squeezes
+        normalised=lowered[:MATCH_LIMIT],
     )
     if reason is Reason.ONHOLD and found.borrowed and not status and not reply_code:
         # the report's general text, no code, nothing recognisable: nothing was said about

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bouncer.analysis.finish import DIAGNOSTIC_LIMIT
 from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import reason_from_agent
-from bouncer.analysis.reasons.phrases import EXCLUDERS, MATCHERS, _Table, normalise, says
+from bouncer.analysis.reasons.phrases import EXCLUDERS, MATCH_LIMIT, MATCHERS, _Table, normalise, says
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status, reason_of_status
 from bouncer.analysis.rhost import reason_from_provider
 from bouncer.analysis.taxonomy import Reason, is_hard
@@ -274,3 +275,15 @@ def test_the_phrase_index_finds_what_every_phrase_tried_finds() -> None:
         for reason in (_said_slowly(text) ^ {r for r in Reason if says(r, text)})
     ]
     assert differ == []
+
+
+@pytest.mark.parametrize(
+    "diagnostic",
+    ["550 5.1.1 User\tUnknown", "x " * 1500, "Ab\u00a0C\u2003 İSTANBUL " * 200, "x" * 1999 + " y", " a\n b "],
+)
+def test_finish_passes_what_normalise_gives(diagnostic: str) -> None:
+    # finish_recipient hands classify its squeezed diagnostic's lower-case head as the
+    # normalised text: that must be what normalise() makes of it
+    squeezed = " ".join(diagnostic.split())[:DIAGNOSTIC_LIMIT]
+    assert DIAGNOSTIC_LIMIT <= 2 * MATCH_LIMIT
+    assert normalise(squeezed) == squeezed.lower()[:MATCH_LIMIT]

@@ -40,9 +40,18 @@ _AGENT_WORDS = (
 )
 
 
-def reason_from_agent(diagnostic: str) -> Reason | None:
-    lowered = diagnostic.lower()
-    if not any(word in lowered for word in _AGENT_WORDS) or not _AGENT.search(diagnostic):
+def reason_from_agent(diagnostic: str, lowered: str | None = None) -> Reason | None:
+    """``lowered``: ``diagnostic.lower()``, when the caller has it already."""
+    if lowered is None:
+        lowered = diagnostic.lower()
+    # a plain loop: any() over a generator costs a frame resumption per word, and the words
+    # rule out nearly every diagnostic before the (case-blind, so slow) regex runs
+    for word in _AGENT_WORDS:
+        if word in lowered:
+            break
+    else:
+        return None
+    if not _AGENT.search(diagnostic):
         return None
     for pattern, reason in _WORDS:
         if pattern.search(diagnostic):

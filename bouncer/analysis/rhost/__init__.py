@@ -74,15 +74,17 @@ def reason_from_provider(
     command: str = "",
     *,
     by_signs: bool = True,
+    diagnostic_is_lower: bool = False,
 ) -> Reason | None:
     """The reason in the provider's own documented terms, None when no provider applies or
-    its tables say nothing about this reply."""
+    its tables say nothing about this reply. ``diagnostic_is_lower``: the caller lower-cased
+    the diagnostic already."""
     # The provider by host and domain first: the text is lower-cased only when its signs
     # are to be read or a provider's tables will read it (most reports name no provider).
     module = provider_for(remote_mta, "", recipient_domain)
     if module is None and not by_signs:
         return None
-    lowered = diagnostic.lower()
+    lowered = diagnostic if diagnostic_is_lower else diagnostic.lower()
     if module is None:
         module = _provider_by_signs(lowered)
         if module is None:
