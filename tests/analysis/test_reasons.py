@@ -12,7 +12,7 @@ import pytest
 from bouncer.analysis.finish import DIAGNOSTIC_LIMIT
 from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import reason_from_agent
-from bouncer.analysis.reasons.phrases import EXCLUDERS, MATCH_LIMIT, MATCHERS, _Table, normalise, says
+from bouncer.analysis.reasons.phrases import EXCLUDERS, MATCH_LIMIT, MATCHERS, _guard, _Table, normalise, says
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status, reason_of_status
 from bouncer.analysis.rhost import reason_from_provider
 from bouncer.analysis.taxonomy import Reason, is_hard
@@ -287,3 +287,29 @@ def test_finish_passes_what_normalise_gives(diagnostic: str) -> None:
     squeezed = " ".join(diagnostic.split())[:DIAGNOSTIC_LIMIT]
     assert DIAGNOSTIC_LIMIT <= 2 * MATCH_LIMIT
     assert normalise(squeezed) == squeezed.lower()[:MATCH_LIMIT]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "guard"),
+    [
+        ("user .{1,200} was not found", " was not found"),
+        ("non-?existent user", "existent user"),
+        ("ab*cd", "cd"),
+        ("abc+d", "ab"),
+        ("abc{2}d", "ab"),
+        ("ab{,3}?c", "a"),
+        ("abc*+d", "ab"),
+        ("x{y}zw", "x{y}zw"),  # no quantifier: literal braces
+        (r"mail\.163\.com", "mail.163.com"),
+        (r"\bno\d+ such", " such"),
+        (r"(?:a|b(c)[)(])xyz(?:q)?r", "xyz"),
+        (r"[]a]bc[^]]de", "bc"),
+        (r"[\]]bc", "bc"),
+        ("user|account", ""),
+        ("(?i)user unknown", ""),
+        ("a.b", "a"),
+        ("^abc$", "abc"),
+    ],
+)
+def test_a_pattern_is_guarded_by_characters_all_its_matches_hold(pattern: str, guard: str) -> None:
+    assert _guard(pattern) == guard
