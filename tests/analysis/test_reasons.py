@@ -13,7 +13,14 @@ from bouncer.analysis.finish import DIAGNOSTIC_LIMIT
 from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import reason_from_agent
 from bouncer.analysis.reasons.phrases import EXCLUDERS, MATCH_LIMIT, MATCHERS, _guard, _Table, normalise, says
-from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status, reason_of_status
+from bouncer.analysis.reasons.status import (
+    _STATUS_IN_TEXT,
+    find_reply_code,
+    find_status,
+    prefer,
+    pseudo_status,
+    reason_of_status,
+)
 from bouncer.analysis.rhost import reason_from_provider
 from bouncer.analysis.taxonomy import Reason, is_hard
 
@@ -313,3 +320,15 @@ def test_finish_passes_what_normalise_gives(diagnostic: str) -> None:
 )
 def test_a_pattern_is_guarded_by_characters_all_its_matches_hold(pattern: str, guard: str) -> None:
     assert _guard(pattern) == guard
+
+
+def test_status_codes_are_found_where_the_plain_pattern_finds_them() -> None:
+    # find_status's pattern opens at the dot, for speed; the plain way to write it:
+    plain = re.compile(r"([245])(?<![\d.][245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)")
+    draw = random.Random(3463)
+    pieces = [*"2454501.- \n\tav", "version ", " v", "550", "5.1.1", "4.4.7", "1.2.3.4", "5.0.0", "..", "5.7.10"]
+    texts = ["".join(draw.choice(pieces) for _ in range(draw.randint(1, 14))) for _ in range(20_000)]
+    texts += ["x" * 7996 + "5.1.1", "x" * 7995 + " 5.1.1"]
+    for text in texts:
+        found = [(m.start() + 1, m.groups()) for m in plain.finditer(text, 0, 8000)]
+        assert [(m.start(), m.groups()) for m in _STATUS_IN_TEXT.finditer(text, 0, 8000)] == found, text
