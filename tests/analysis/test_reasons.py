@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bouncer.analysis.finish import DIAGNOSTIC_LIMIT
+from bouncer.analysis.finish import DIAGNOSTIC_LIMIT, squeeze
 from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import reason_from_agent
 from bouncer.analysis.reasons.phrases import EXCLUDERS, MATCH_LIMIT, MATCHERS, _guard, _Table, normalise, says
@@ -332,3 +332,12 @@ def test_status_codes_are_found_where_the_plain_pattern_finds_them() -> None:
     for text in texts:
         found = [(m.start() + 1, m.groups()) for m in plain.finditer(text, 0, 8000)]
         assert [(m.start(), m.groups()) for m in _STATUS_IN_TEXT.finditer(text, 0, 8000)] == found, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "a", "a b", "a  b", " a", "a ", "a\tb", "a\nb", "a\u00a0b", "a\u2003b", "a\x1cb", "a\x85b", "\u3000",
+     "é ü", "a\x00b", "a\u200bb", "550 5.1.1 <x@example.org>: user unknown"],
+)  # fmt: skip
+def test_squeeze_is_split_and_join(text: str) -> None:
+    assert squeeze(text) == " ".join(text.split())

@@ -15,7 +15,7 @@ The procedure, after Sisimai's (the reference taxonomy):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bouncer.analysis.reasons.phrases import Said, normalise
 from bouncer.analysis.reasons.status import reason_of_status
@@ -30,9 +30,9 @@ RETRY: frozenset[Reason] = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """What the classifier looks at for one recipient."""
+class Evidence(NamedTuple):
+    """What the classifier looks at for one recipient. (A NamedTuple, not a frozen dataclass:
+    as immutable, and built in half the time, once per recipient.)"""
 
     status: str = ""
     diagnostic: str = ""  # the remote server's words, as reported
