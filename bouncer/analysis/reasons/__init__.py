@@ -15,6 +15,7 @@ The procedure, after Sisimai's (the reference taxonomy):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from bouncer.analysis.reasons.phrases import Said, normalise
@@ -93,15 +94,6 @@ def _hostunknown(e: Evidence, said: Said, by_status: Reason | None) -> bool:
     return said.says(R.HOSTUNKNOWN)
 
 
-def _status_or_text(reason: Reason, need_status: bool = False):  # type: ignore[no-untyped-def]
-    def test(e: Evidence, said: Said, by_status: Reason | None) -> bool:
-        if need_status and not e.status:
-            return False
-        return by_status is reason or said.says(reason)
-
-    return test
-
-
 def _mesgtoobig(e: Evidence, said: Said, by_status: Reason | None) -> bool:
     if by_status is R.MESGTOOBIG:
         return True
@@ -110,35 +102,38 @@ def _mesgtoobig(e: Evidence, said: Said, by_status: Reason | None) -> bool:
     return said.says(R.MESGTOOBIG)
 
 
-def _text_only(reason: Reason, need_status: bool = False):  # type: ignore[no-untyped-def]
-    def test(e: Evidence, said: Said, by_status: Reason | None) -> bool:
-        if need_status and not e.status:
-            return False
-        return said.says(reason)
+class _Plain(NamedTuple):
+    """The plain test of a first-pass reason: the text says it or, with ``or_status``, the
+    status code's reason is it; with ``needs_status``, only when there is a status. (Data
+    read in classify's loop, not a function per reason: a call apiece costs more than the
+    test.)"""
 
-    return test
+    or_status: bool
+    needs_status: bool = False
 
 
-FIRST_PASS = (
-    (R.MAILBOXFULL, _status_or_text(R.MAILBOXFULL, need_status=True)),
+_Test = Callable[[Evidence, Said, Reason | None], bool]
+
+FIRST_PASS: tuple[tuple[Reason, _Plain | _Test], ...] = (
+    (R.MAILBOXFULL, _Plain(or_status=True, needs_status=True)),
     (R.MESGTOOBIG, _mesgtoobig),
-    (R.EXCEEDLIMIT, _status_or_text(R.EXCEEDLIMIT)),
-    (R.SUSPEND, _text_only(R.SUSPEND, need_status=True)),
-    (R.HASMOVED, _status_or_text(R.HASMOVED)),
-    (R.NORELAYING, _text_only(R.NORELAYING)),
-    (R.AUTHFAILURE, _status_or_text(R.AUTHFAILURE)),
+    (R.EXCEEDLIMIT, _Plain(or_status=True)),
+    (R.SUSPEND, _Plain(or_status=False, needs_status=True)),
+    (R.HASMOVED, _Plain(or_status=True)),
+    (R.NORELAYING, _Plain(or_status=False)),
+    (R.AUTHFAILURE, _Plain(or_status=True)),
     (R.USERUNKNOWN, _userunknown),
     (R.FILTERED, _filtered),
-    (R.REQUIREPTR, _status_or_text(R.REQUIREPTR)),
-    (R.NOTCOMPLIANTRFC, _text_only(R.NOTCOMPLIANTRFC)),
-    (R.BADREPUTATION, _text_only(R.BADREPUTATION)),
-    (R.CONTENTERROR, _text_only(R.CONTENTERROR)),
+    (R.REQUIREPTR, _Plain(or_status=True)),
+    (R.NOTCOMPLIANTRFC, _Plain(or_status=False)),
+    (R.BADREPUTATION, _Plain(or_status=False)),
+    (R.CONTENTERROR, _Plain(or_status=False)),
     (R.REJECTED, _rejected),
     (R.HOSTUNKNOWN, _hostunknown),
-    (R.SPAMDETECTED, _status_or_text(R.SPAMDETECTED, need_status=True)),
-    (R.SPEEDING, _text_only(R.SPEEDING, need_status=True)),
-    (R.TOOMANYCONN, _status_or_text(R.TOOMANYCONN)),
-    (R.BLOCKED, _status_or_text(R.BLOCKED)),
+    (R.SPAMDETECTED, _Plain(or_status=True, needs_status=True)),
+    (R.SPEEDING, _Plain(or_status=False, needs_status=True)),
+    (R.TOOMANYCONN, _Plain(or_status=True)),
+    (R.BLOCKED, _Plain(or_status=True)),
 )
 
 SECOND_PASS = (
@@ -195,7 +190,12 @@ def classify(e: Evidence, normalised: str | None = None) -> Reason:
     by_status = reason_of_status(e.status)
     if e.spec in ("", "SMTP"):
         for reason, test in FIRST_PASS:
-            if test(e, said, by_status):
+            if isinstance(test, _Plain):
+                if (e.status or not test.needs_status) and (
+                    (test.or_status and by_status is reason) or said.says(reason)
+                ):
+                    return reason
+            elif test(e, said, by_status):
                 return reason
     found = _second_pass(e, said, by_status)
     if found is not None and (fallback is None or found not in RETRY):

@@ -1058,20 +1058,20 @@ _INDEX = _Index(MATCHERS, EXCLUDERS)
 # ones whose answer the index alone does not settle.
 _PATTERNED = frozenset(reason for reason, table in MATCHERS.items() if table.patterns)
 _EXCEPT_PATTERNED = frozenset(reason for reason, table in EXCLUDERS.items() if table.patterns)
+_PATTERNED_ANY = _PATTERNED | _EXCEPT_PATTERNED
 
 
 class Said:
     """What one (normalised) text says, worked out on the first question: the classifier
     asks about the same text many times."""
 
-    __slots__ = ("_answers", "_excepted", "_hits", "_sure", "text")
-    _answers: dict[Reason, bool]  # the regular expressions' verdicts, per reason asked
-    _excepted: set[Reason]
-    _hits: set[Reason]
+    __slots__ = ("_hits", "_sure", "_unsettled", "text")
+    _hits: set[Reason]  # the reasons whose plain phrases the text holds
+    _unsettled: set[Reason]  # the reasons whose regular expressions are still to be tried
 
     def __init__(self, normalised_text: str) -> None:
         self.text = normalised_text
-        self._sure: set[Reason] | None = None  # said for certain; None until first asked
+        self._sure: set[Reason] | None = None  # the reasons said; None until first asked
 
     def says(self, reason: Reason) -> bool:
         sure = self._sure
@@ -1081,18 +1081,20 @@ class Said:
             sure = self._read()
         if reason in sure:
             return True
-        if reason in self._excepted or (reason not in _PATTERNED and reason not in _EXCEPT_PATTERNED):
+        if reason not in self._unsettled:
             return False
-        answer = self._answers.get(reason)
-        if answer is None:
-            answer = self._work_out(reason)
-            self._answers[reason] = answer
-        return answer
+        self._unsettled.discard(reason)
+        if self._work_out(reason):
+            sure.add(reason)
+            return True
+        return False
 
     def _read(self) -> set[Reason]:
-        self._hits, self._excepted = _INDEX.hits(self.text)
-        self._answers = {}
-        self._sure = self._hits - self._excepted - _EXCEPT_PATTERNED
+        hits, excepted = _INDEX.hits(self.text)
+        self._hits = hits
+        self._unsettled = set(_PATTERNED_ANY)
+        self._unsettled -= excepted
+        self._sure = hits - excepted - _EXCEPT_PATTERNED
         return self._sure
 
     def _work_out(self, reason: Reason) -> bool:
