@@ -21,7 +21,7 @@ from bouncer.analysis.reasons.status import (
     pseudo_status,
     reason_of_status,
 )
-from bouncer.analysis.rhost import reason_from_provider
+from bouncer.analysis.rhost import PROVIDERS, _provider_by_signs, reason_from_provider
 from bouncer.analysis.taxonomy import Reason, is_hard
 
 R = Reason
@@ -341,3 +341,14 @@ def test_status_codes_are_found_where_the_plain_pattern_finds_them() -> None:
 )  # fmt: skip
 def test_squeeze_is_split_and_join(text: str) -> None:
     assert squeeze(text) == " ".join(text.split())
+
+
+def test_the_gated_sign_search_finds_the_first_provider_whose_sign_is_there() -> None:
+    signs = [(sign, module) for module in PROVIDERS for sign in module.SIGNS]
+    draw = random.Random(3464)
+    pieces = [s for s, _ in signs] + [".com", ".net", "deliver", "resolver.", "_", "x", " "]
+    pieces += [s[: len(s) // 2] for s, _ in signs] + [s[len(s) // 2 :] for s, _ in signs]
+    texts = [" ".join(draw.choice(pieces) for _ in range(draw.randint(1, 4))) for _ in range(20_000)]
+    for text in texts:
+        first = next((module for sign, module in signs if sign in text), None)
+        assert _provider_by_signs(text) is first, text
