@@ -64,7 +64,8 @@ def _known_reason(
 def finish_recipient(found: Found, reporting_mta: str = "", arrival_date: datetime | None = None) -> Recipient:
     diagnostic = squeeze(found.diagnostic)[:DIAGNOSTIC_LIMIT]
     reply_code = found.reply_code or find_reply_code(diagnostic)
-    diagnostic = _unfold(diagnostic, reply_code)
+    if reply_code and f"{reply_code}-" in diagnostic:  # (_unfold's own test, saving a call)
+        diagnostic = _unfold(diagnostic, reply_code)
     status = prefer(found.status, find_status(diagnostic), reply_code)
     command = found.command or find_command(diagnostic)
     spec = found.spec
@@ -77,20 +78,24 @@ def finish_recipient(found: Found, reporting_mta: str = "", arrival_date: dateti
     domain = found.address.rsplit("@", 1)[-1].lower()
     lowered = diagnostic.lower()
     hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic, lowered, domain, command) or found.reason
-    reason = classify(
-        Evidence(
-            status=status,
-            diagnostic=diagnostic,
-            action=found.action,
-            command=command,
-            spec=spec,
-            reply_code=reply_code,
-            hint=hint,
-        ),
-        # normalise(diagnostic), which is this: the diagnostic's whitespace is squeezed
-        # already and it is shorter than the window normalise() squeezes
-        normalised=lowered[:MATCH_LIMIT],
-    )
+    reason: Reason
+    if hint is not None and hint is not Reason.UNDEFINED and hint is not Reason.ONHOLD:
+        reason = hint  # classify's first rule, without building its evidence
+    else:
+        reason = classify(
+            Evidence(
+                status=status,
+                diagnostic=diagnostic,
+                action=found.action,
+                command=command,
+                spec=spec,
+                reply_code=reply_code,
+                hint=hint,
+            ),
+            # normalise(diagnostic), which is this: the diagnostic's whitespace is squeezed
+            # already and it is shorter than the window normalise() squeezes
+            normalised=lowered[:MATCH_LIMIT],
+        )
     if reason is Reason.ONHOLD and found.borrowed and not status and not reply_code:
         # the report's general text, no code, nothing recognisable: nothing was said about
         # this recipient itself (Sisimai: no diagnosis is "undefined", unread words "onhold")

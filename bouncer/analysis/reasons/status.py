@@ -219,9 +219,12 @@ def find_status(text: str) -> str:
         start = m.start() - 1  # the class digit's
         if int(subject) > 7 or text[max(0, start - 9) : start].lower().endswith(_VERSION_WORDS):
             continue
-        code = f"{cls}.{int(subject)}.{int(detail)}"
+        if len(subject) + len(detail) > 2 and (subject[0] == "0" or detail[0] == "0"):
+            code = f"{cls}.{int(subject)}.{int(detail)}"  # no leading zeros: "5.01.1" is 5.1.1
+        else:
+            code = cls + m.group()  # the dot onwards
         first = first or code
-        if not is_generic(code):
+        if not (code.endswith(".0.0") or code.startswith(("5.0.9", "4.0.9"))):  # not is_generic(code)
             last_specific = code
     return last_specific or first
 
