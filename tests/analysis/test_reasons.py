@@ -11,7 +11,7 @@ import pytest
 
 from bouncer.analysis.finish import DIAGNOSTIC_LIMIT, squeeze
 from bouncer.analysis.reasons import Evidence, classify
-from bouncer.analysis.reasons.lda import reason_from_agent
+from bouncer.analysis.reasons.lda import AGENT_WORDS, _names_an_agent, reason_from_agent
 from bouncer.analysis.reasons.phrases import EXCLUDERS, MATCH_LIMIT, MATCHERS, _guard, _Table, normalise, says
 from bouncer.analysis.reasons.status import (
     _STATUS_IN_TEXT,
@@ -352,3 +352,11 @@ def test_the_gated_sign_search_finds_the_first_provider_whose_sign_is_there() ->
     for text in texts:
         first = next((module for sign, module in signs if sign in text), None)
         assert _provider_by_signs(text) is first, text
+
+
+def test_agent_words_are_found_as_a_plain_search_finds_them() -> None:
+    draw = random.Random(1)
+    pieces = [*AGENT_WORDS, "mail", "(", "lda", "deliver", "local", " ", "x"]
+    pieces += [w[:-1] for w in AGENT_WORDS] + [w[1:] for w in AGENT_WORDS]
+    for text in [" ".join(draw.choice(pieces) for _ in range(draw.randint(1, 3))) for _ in range(5000)]:
+        assert _names_an_agent(text) == any(word in text for word in AGENT_WORDS), text

@@ -9,6 +9,7 @@ diagnostic text.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from bouncer.analysis.taxonomy import Reason
 
@@ -984,15 +985,15 @@ class _Index:
     boundaries ("user unknown" does not match "superuser unknown"). Phrases without a letter
     are always tested.
 
-    The pairs are looked up word by word in a dict of dicts (first word, then the word after
-    it) rather than built as strings, which cost twice as much.
+    The text's words and pairs are looked up by C code (map, filter, dict.get over zip's
+    tuples): a Python loop over the words cost several times more than all the rest.
     """
 
-    __slots__ = ("always", "by_word")
+    __slots__ = ("always", "by_pair", "by_word", "words")
 
     def __init__(self, matchers: dict[Reason, _Table], excepters: dict[Reason, _Table]) -> None:
-        # first word -> (the one-word phrases, {second word: the phrases starting with both})
-        by_word: dict[bytes, tuple[list[_Entry], dict[bytes, list[_Entry]]]] = {}
+        by_pair: dict[tuple[bytes, bytes], list[_Entry]] = {}  # the first two words
+        by_word: dict[bytes, list[_Entry]] = {}  # one-word phrases
         always: list[_Entry] = []
         for tables, excepting in ((matchers, False), (excepters, True)):
             for reason, table in tables.items():
@@ -1001,40 +1002,26 @@ class _Index:
                     words = _words(phrase)
                     if not words:
                         always.append(entry)
-                        continue
-                    alone, pairs = by_word.setdefault(words[0], ([], {}))
-                    if len(words) == 1:
-                        alone.append(entry)
+                    elif len(words) == 1:
+                        by_word.setdefault(words[0], []).append(entry)
                     else:
-                        pairs.setdefault(words[1], []).append(entry)
-        self.by_word: dict[bytes, tuple[tuple[_Entry, ...], dict[bytes, tuple[_Entry, ...]]]] = {
-            word: (tuple(alone), {second: tuple(entries) for second, entries in pairs.items()})
-            for word, (alone, pairs) in by_word.items()
-        }
+                        by_pair.setdefault((words[0], words[1]), []).append(entry)
+        self.by_pair = {pair: tuple(entries) for pair, entries in by_pair.items()}
+        self.by_word = {word: tuple(entries) for word, entries in by_word.items()}
+        self.words = frozenset(by_word)
         self.always = tuple(always)
 
     def hits(self, text: str) -> tuple[set[Reason], set[Reason]]:
         """The reasons whose plain phrases the text holds, and those whose exceptions it holds."""
         found: set[Reason] = set()
         excepted: set[Reason] = set()
-        candidates: list[tuple[_Entry, ...]] = [self.always]
-        by_word = self.by_word
         words = _words(text)
-        afters = words[1:]
-        afters.append(b"")  # the last word has none after it (and no word, one b"": strict=False)
-        seen: set[bytes] = set()  # a word met again names no new phrase
-        for word, after in zip(words, afters, strict=False):
-            entry = by_word.get(word)
-            if entry is None:
-                continue
-            alone, pairs = entry
-            if alone and word not in seen:
-                seen.add(word)
-                candidates.append(alone)
-            if pairs:
-                with_after = pairs.get(after)
-                if with_after is not None:
-                    candidates.append(with_after)
+        # the phrases named by the text's pairs of neighbouring words (a pair met twice names
+        # its phrases twice: the second test is skipped below), by its words, and the others
+        candidates = list(filter(None, map(self.by_pair.get, pairwise(words))))
+        candidates.extend(map(self.by_word.__getitem__, self.words.intersection(words)))
+        if self.always:
+            candidates.append(self.always)
         for entries in candidates:
             for reason, phrase, excepting in entries:
                 into = excepted if excepting else found
