@@ -63,7 +63,7 @@ _SIGN_GROUPS = _sign_groups()
 
 def provider_for(remote_mta: str, diagnostic_lower: str, recipient_domain: str = "") -> ModuleType | None:
     """The provider by its MX host, else by the recipient's domain, else by signs in the text."""
-    host = remote_mta.lower().strip().rstrip(".")
+    host = remote_mta.lower().strip().rstrip(".") if remote_mta else ""  # most reports name none
     if host and host.endswith(_ALL_HOSTS):  # one test in C rejects most hosts
         for hosts, module in _HOSTS:
             if host.endswith(hosts):
