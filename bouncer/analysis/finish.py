@@ -8,14 +8,24 @@ from datetime import datetime
 from bouncer.analysis.mta.base import Found, find_command
 from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import reason_from_agent
+from bouncer.analysis.reasons.phrases import MATCH_LIMIT
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status
-from bouncer.analysis.result import Recipient
+from bouncer.analysis.result import Recipient, make_recipient
 from bouncer.analysis.rhost import reason_from_provider
 from bouncer.analysis.taxonomy import Kind, Reason, is_hard
 
 DIAGNOSTIC_LIMIT = 2000
 _CONTINUATION = re.compile(r"(?<!\S)[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
 _NO_STATUS = frozenset({Reason.FEEDBACK, Reason.VACATION})
+
+
+def squeeze(text: str) -> str:
+    """``" ".join(text.split())``: whitespace runs become one space, none at the ends."""
+    # Most decoders squeeze their diagnostics already: splitting and joining again costs 10x
+    # more than seeing so (a printable text has no whitespace but spaces).
+    if text.isprintable() and "  " not in text and not text.startswith(" ") and not text.endswith(" "):
+        return text
+    return " ".join(text.split())
 
 
 def _unfold(diagnostic: str, reply_code: str) -> str:
@@ -29,15 +39,22 @@ def _unfold(diagnostic: str, reply_code: str) -> str:
 
 
 def _known_reason(
-    remote_mta: str, reporting_mta: str, status: str, diagnostic: str, recipient_domain: str = "", command: str = ""
+    remote_mta: str,
+    reporting_mta: str,
+    status: str,
+    diagnostic: str,
+    lowered: str,
+    recipient_domain: str = "",
+    command: str = "",
 ) -> Reason | None:
     """What the local delivery agent, or the provider (by its remote MTA, the recipient's
-    domain, signs in the text, else the reporting MTA), says in its own documented terms."""
+    domain, signs in the text, else the reporting MTA), says in its own documented terms.
+    ``lowered`` is ``diagnostic.lower()``."""
     return (
-        reason_from_agent(diagnostic)
-        or reason_from_provider(remote_mta, status, diagnostic, recipient_domain, command)
+        reason_from_agent(diagnostic, lowered)
+        or reason_from_provider(remote_mta, status, lowered, recipient_domain, command, diagnostic_is_lower=True)
         or (
-            reason_from_provider(reporting_mta, status, diagnostic, "", command, by_signs=False)
+            reason_from_provider(reporting_mta, status, lowered, "", command, by_signs=False, diagnostic_is_lower=True)
             if reporting_mta
             else None
         )
@@ -45,9 +62,10 @@ def _known_reason(
 
 
 def finish_recipient(found: Found, reporting_mta: str = "", arrival_date: datetime | None = None) -> Recipient:
-    diagnostic = " ".join(found.diagnostic.split())[:DIAGNOSTIC_LIMIT]
+    diagnostic = squeeze(found.diagnostic)[:DIAGNOSTIC_LIMIT]
     reply_code = found.reply_code or find_reply_code(diagnostic)
-    diagnostic = _unfold(diagnostic, reply_code)
+    if reply_code and f"{reply_code}-" in diagnostic:  # (_unfold's own test, saving a call)
+        diagnostic = _unfold(diagnostic, reply_code)
     status = prefer(found.status, find_status(diagnostic), reply_code)
     command = found.command or find_command(diagnostic)
     spec = found.spec
@@ -58,18 +76,26 @@ def finish_recipient(found: Found, reporting_mta: str = "", arrival_date: dateti
     # The provider's documented codes are more precise than the reporting MTA's own sentence
     # and than generic phrases.
     domain = found.address.rsplit("@", 1)[-1].lower()
-    hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic, domain, command) or found.reason
-    reason = classify(
-        Evidence(
-            status=status,
-            diagnostic=diagnostic,
-            action=found.action,
-            command=command,
-            spec=spec,
-            reply_code=reply_code,
-            hint=hint,
+    lowered = diagnostic.lower()
+    hint = _known_reason(found.remote_mta, reporting_mta, status, diagnostic, lowered, domain, command) or found.reason
+    reason: Reason
+    if hint is not None and hint is not Reason.UNDEFINED and hint is not Reason.ONHOLD:
+        reason = hint  # classify's first rule, without building its evidence
+    else:
+        reason = classify(
+            Evidence(
+                status=status,
+                diagnostic=diagnostic,
+                action=found.action,
+                command=command,
+                spec=spec,
+                reply_code=reply_code,
+                hint=hint,
+            ),
+            # normalise(diagnostic), which is this: the diagnostic's whitespace is squeezed
+            # already and it is shorter than the window normalise() squeezes
+            normalised=lowered[:MATCH_LIMIT],
         )
-    )
     if reason is Reason.ONHOLD and found.borrowed and not status and not reply_code:
         # the report's general text, no code, nothing recognisable: nothing was said about
         # this recipient itself (Sisimai: no diagnosis is "undefined", unread words "onhold")
@@ -89,7 +115,7 @@ def finish_recipient(found: Found, reporting_mta: str = "", arrival_date: dateti
             action = "delivered"
         elif status[:1] in ("4", "5"):
             action = "failed"
-    return Recipient(
+    return make_recipient(
         address=found.address.lower(),
         action=action,
         status=status,

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import random
+import re
+from itertools import pairwise
+from pathlib import Path
+
 import pytest
 
+from bouncer.analysis.finish import DIAGNOSTIC_LIMIT, squeeze
 from bouncer.analysis.reasons import Evidence, classify
-from bouncer.analysis.reasons.lda import reason_from_agent
-from bouncer.analysis.reasons.phrases import normalise, says
-from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status, reason_of_status
-from bouncer.analysis.rhost import reason_from_provider
+from bouncer.analysis.reasons.lda import AGENT_WORDS, _names_an_agent, reason_from_agent
+from bouncer.analysis.reasons.phrases import EXCLUDERS, MATCH_LIMIT, MATCHERS, _guard, _Table, normalise, says
+from bouncer.analysis.reasons.status import (
+    _STATUS_IN_TEXT,
+    find_reply_code,
+    find_status,
+    prefer,
+    pseudo_status,
+    reason_of_status,
+)
+from bouncer.analysis.rhost import PROVIDERS, _provider_by_signs, reason_from_provider
 from bouncer.analysis.taxonomy import Reason, is_hard
 
 R = Reason
@@ -217,3 +230,133 @@ def test_exchange_online_codes(status: str, diagnostic: str, reason: Reason) -> 
 )
 def test_phrases_in_other_languages(text: str, reason: Reason) -> None:
     assert says(reason, normalise(text))
+
+
+_FIRST_TWO_WORDS = {
+    phrase: " ".join(re.findall("[a-z]+", phrase)[:2])
+    for table in (*MATCHERS.values(), *EXCLUDERS.values())
+    for phrase in table.plain
+}
+
+
+def _said_slowly(text: str) -> set[Reason]:
+    """What a text says by the phrase tables' plain definition: a reason's plain phrase is in
+    the text and its first two words stand side by side in it (one-word phrases: the word is
+    one of the text's), or one of its regular expressions matches; and none of its
+    exceptions holds the same way. Every phrase and every pattern is tried."""
+    if not text:
+        return set()
+    words = re.findall("[a-z]+", text)
+    keys = set(words) | {f"{a} {b}" for a, b in pairwise(words)}
+
+    def holds(table: _Table) -> bool:
+        for phrase in table.plain:
+            first_two = _FIRST_TWO_WORDS[phrase]
+            if (not first_two or first_two in keys) and phrase in text:
+                return True
+        return any(pattern.search(text) for _, pattern in table.patterns)
+
+    return {
+        reason
+        for reason, table in MATCHERS.items()
+        if holds(table) and not (reason in EXCLUDERS and holds(EXCLUDERS[reason]))
+    }
+
+
+def _phrase_texts() -> list[str]:
+    phrases = [p for table in (*MATCHERS.values(), *EXCLUDERS.values()) for p in table.plain]
+    texts = [v for p in phrases for v in (p, f"550 {p}.", f"x{p}", f"{p}x", f"<{p}>", p.replace(" ", "-"))]
+    draw = random.Random(3463)
+    # pieces of phrases side by side: near misses, phrases across others, words repeated
+    texts += [" ".join(draw.choice(phrases)[: draw.randint(2, 40)] for _ in range(4)) for _ in range(1500)]
+    for path in sorted(Path(__file__).parent.parent.joinpath("corpus").rglob("*.eml"))[::8]:
+        message = path.read_bytes().decode("utf-8", "replace")
+        texts += [normalise(message[i : i + 600]) for i in range(0, min(len(message), 6000), 400)]
+    return [*texts, "", " ", "é", "user", "user unknown", "superuser unknown", "user unknownness"]
+
+
+def test_the_phrase_index_finds_what_every_phrase_tried_finds() -> None:
+    differ = [
+        (text, reason)
+        for text in _phrase_texts()
+        for reason in (_said_slowly(text) ^ {r for r in Reason if says(r, text)})
+    ]
+    assert differ == []
+
+
+@pytest.mark.parametrize(
+    "diagnostic",
+    ["550 5.1.1 User\tUnknown", "x " * 1500, "Ab\u00a0C\u2003 İSTANBUL " * 200, "x" * 1999 + " y", " a\n b "],
+)
+def test_finish_passes_what_normalise_gives(diagnostic: str) -> None:
+    # finish_recipient hands classify its squeezed diagnostic's lower-case head as the
+    # normalised text: that must be what normalise() makes of it
+    squeezed = " ".join(diagnostic.split())[:DIAGNOSTIC_LIMIT]
+    assert DIAGNOSTIC_LIMIT <= 2 * MATCH_LIMIT
+    assert normalise(squeezed) == squeezed.lower()[:MATCH_LIMIT]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "guard"),
+    [
+        ("user .{1,200} was not found", " was not found"),
+        ("non-?existent user", "existent user"),
+        ("ab*cd", "cd"),
+        ("abc+d", "ab"),
+        ("abc{2}d", "ab"),
+        ("ab{,3}?c", "a"),
+        ("abc*+d", "ab"),
+        ("x{y}zw", "x{y}zw"),  # no quantifier: literal braces
+        (r"mail\.163\.com", "mail.163.com"),
+        (r"\bno\d+ such", " such"),
+        (r"(?:a|b(c)[)(])xyz(?:q)?r", "xyz"),
+        (r"[]a]bc[^]]de", "bc"),
+        (r"[\]]bc", "bc"),
+        ("user|account", ""),
+        ("(?i)user unknown", ""),
+        ("a.b", "a"),
+        ("^abc$", "abc"),
+    ],
+)
+def test_a_pattern_is_guarded_by_characters_all_its_matches_hold(pattern: str, guard: str) -> None:
+    assert _guard(pattern) == guard
+
+
+def test_status_codes_are_found_where_the_plain_pattern_finds_them() -> None:
+    # find_status's pattern opens at the dot, for speed; the plain way to write it:
+    plain = re.compile(r"([245])(?<![\d.][245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)")
+    draw = random.Random(3463)
+    pieces = [*"2454501.- \n\tav", "version ", " v", "550", "5.1.1", "4.4.7", "1.2.3.4", "5.0.0", "..", "5.7.10"]
+    texts = ["".join(draw.choice(pieces) for _ in range(draw.randint(1, 14))) for _ in range(20_000)]
+    texts += ["x" * 7996 + "5.1.1", "x" * 7995 + " 5.1.1"]
+    for text in texts:
+        found = [(m.start() + 1, m.groups()) for m in plain.finditer(text, 0, 8000)]
+        assert [(m.start(), m.groups()) for m in _STATUS_IN_TEXT.finditer(text, 0, 8000)] == found, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "a", "a b", "a  b", " a", "a ", "a\tb", "a\nb", "a\u00a0b", "a\u2003b", "a\x1cb", "a\x85b", "\u3000",
+     "é ü", "a\x00b", "a\u200bb", "550 5.1.1 <x@example.org>: user unknown"],
+)  # fmt: skip
+def test_squeeze_is_split_and_join(text: str) -> None:
+    assert squeeze(text) == " ".join(text.split())
+
+
+def test_the_gated_sign_search_finds_the_first_provider_whose_sign_is_there() -> None:
+    signs = [(sign, module) for module in PROVIDERS for sign in module.SIGNS]
+    draw = random.Random(3464)
+    pieces = [s for s, _ in signs] + [".com", ".net", "deliver", "resolver.", "_", "x", " "]
+    pieces += [s[: len(s) // 2] for s, _ in signs] + [s[len(s) // 2 :] for s, _ in signs]
+    texts = [" ".join(draw.choice(pieces) for _ in range(draw.randint(1, 4))) for _ in range(20_000)]
+    for text in texts:
+        first = next((module for sign, module in signs if sign in text), None)
+        assert _provider_by_signs(text) is first, text
+
+
+def test_agent_words_are_found_as_a_plain_search_finds_them() -> None:
+    draw = random.Random(1)
+    pieces = [*AGENT_WORDS, "mail", "(", "lda", "deliver", "local", " ", "x"]
+    pieces += [w[:-1] for w in AGENT_WORDS] + [w[1:] for w in AGENT_WORDS]
+    for text in [" ".join(draw.choice(pieces) for _ in range(draw.randint(1, 3))) for _ in range(5000)]:
+        assert _names_an_agent(text) == any(word in text for word in AGENT_WORDS), text

@@ -192,10 +192,11 @@ def reason_of_status(status: str) -> Reason | None:
 
 # An enhanced status code in free text: "5.1.1", "#5.1.1", "(5.7.1)". Not part of an IP
 # address or a version number: no digit or dot right before or after.
-# The look-behind comes after the first digit ("no digit or dot before that digit"): a
-# pattern that opens with a character set lets the engine skip ahead to candidates, one
-# that opens with a look-behind is tried at every position (about 3x slower).
-_STATUS_IN_TEXT = re.compile(r"([245])(?<![\d.][245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)")
+# The match opens at the first dot, the class digit is read behind it ("a 2, 4 or 5, with no
+# digit or dot before it"): a pattern that opens with a literal character lets the engine
+# skip ahead to the few dots of a text; one that opens with a character set is tried at
+# every 2, 4 and 5 (2x slower), one that opens with a look-behind at every position.
+_STATUS_IN_TEXT = re.compile(r"\.(?<=(?<![\d.])([245])\.)(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)")
 # The whole match is the three-digit code.
 _REPLY_IN_TEXT = re.compile(r"[245](?<![\d.\-][245])[0-5]\d(?=[ \-]|$)(?![\-.]\d{3})", re.M)
 
@@ -215,22 +216,23 @@ def find_status(text: str) -> str:
     last_specific = ""
     for m in _STATUS_IN_TEXT.finditer(text, 0, 8000):
         cls, subject, detail = m.groups()
-        if int(subject) > 7 or text[max(0, m.start() - 9) : m.start()].lower().endswith(_VERSION_WORDS):
+        start = m.start() - 1  # the class digit's
+        if int(subject) > 7 or text[max(0, start - 9) : start].lower().endswith(_VERSION_WORDS):
             continue
-        code = f"{cls}.{int(subject)}.{int(detail)}"
+        if len(subject) + len(detail) > 2 and (subject[0] == "0" or detail[0] == "0"):
+            code = f"{cls}.{int(subject)}.{int(detail)}"  # no leading zeros: "5.01.1" is 5.1.1
+        else:
+            code = cls + m.group()  # the dot onwards
         first = first or code
-        if not is_generic(code):
+        if not (code.endswith(".0.0") or code.startswith(("5.0.9", "4.0.9"))):  # not is_generic(code)
             last_specific = code
     return last_specific or first
 
 
 def find_reply_code(text: str) -> str:
     """The first SMTP reply code (2xx/4xx/5xx followed by a space or dash) in ``text``."""
-    for m in _REPLY_IN_TEXT.finditer(text, 0, 8000):
-        code = m.group(0)
-        if code[1] in "012345":
-            return code
-    return ""
+    m = _REPLY_IN_TEXT.search(text, 0, 8000)  # its [0-5] is the second digit's only check
+    return m.group(0) if m else ""
 
 
 def is_generic(status: str) -> bool:

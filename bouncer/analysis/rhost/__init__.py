@@ -38,12 +38,32 @@ PROVIDERS: tuple[ModuleType, ...] = (
 _HOSTS: tuple[tuple[tuple[str, ...], ModuleType], ...] = tuple((m.HOSTS, m) for m in PROVIDERS)
 _ALL_HOSTS: tuple[str, ...] = tuple(suffix for hosts, _ in _HOSTS for suffix in hosts)
 _DOMAINS: dict[str, ModuleType] = {d: m for m in PROVIDERS for d in getattr(m, "DOMAINS", ())}
-_SIGNS: tuple[tuple[str, ModuleType], ...] = tuple((s, m) for m in PROVIDERS for s in m.SIGNS)
+
+# Most texts hold no sign, and every sign is then searched for: ~36 searches of the whole
+# text. Signs holding one of these strings are searched only in texts that hold it (most
+# do not): about 20 searches then. (Common pieces of the signs, rare in diagnostics.)
+_SIGN_GATES = (".com", ".net", "deliver", "resolver.", "_")
+
+
+def _sign_groups() -> tuple[tuple[str, tuple[tuple[int, str], ...]], ...]:
+    """The signs by gate ("" for those with none), as (provider's rank, sign) in rank order.
+    A sign holding another sign of its provider is left out: it says nothing more."""
+    groups: dict[str, list[tuple[int, str]]] = {gate: [] for gate in ("", *_SIGN_GATES)}
+    for rank, module in enumerate(PROVIDERS):
+        for sign in dict.fromkeys(module.SIGNS):
+            if any(other != sign and other in sign for other in module.SIGNS):
+                continue
+            gate = next((gate for gate in _SIGN_GATES if gate in sign), "")
+            groups[gate].append((rank, sign))
+    return tuple((gate, tuple(signs)) for gate, signs in groups.items() if signs)
+
+
+_SIGN_GROUPS = _sign_groups()
 
 
 def provider_for(remote_mta: str, diagnostic_lower: str, recipient_domain: str = "") -> ModuleType | None:
     """The provider by its MX host, else by the recipient's domain, else by signs in the text."""
-    host = remote_mta.lower().strip().rstrip(".")
+    host = remote_mta.lower().strip().rstrip(".") if remote_mta else ""  # most reports name none
     if host and host.endswith(_ALL_HOSTS):  # one test in C rejects most hosts
         for hosts, module in _HOSTS:
             if host.endswith(hosts):
@@ -60,10 +80,18 @@ def provider_for(remote_mta: str, diagnostic_lower: str, recipient_domain: str =
 
 
 def _provider_by_signs(diagnostic_lower: str) -> ModuleType | None:
-    for sign, module in _SIGNS:
-        if sign in diagnostic_lower:
-            return module
-    return None
+    """The first provider (in PROVIDERS' order) one of whose signs the text holds."""
+    best = len(PROVIDERS)
+    for gate, signs in _SIGN_GROUPS:
+        if gate and gate not in diagnostic_lower:
+            continue
+        for rank, sign in signs:
+            if rank >= best:
+                break  # a provider after the one found already
+            if sign in diagnostic_lower:
+                best = rank
+                break
+    return PROVIDERS[best] if best < len(PROVIDERS) else None
 
 
 def reason_from_provider(
@@ -74,15 +102,17 @@ def reason_from_provider(
     command: str = "",
     *,
     by_signs: bool = True,
+    diagnostic_is_lower: bool = False,
 ) -> Reason | None:
     """The reason in the provider's own documented terms, None when no provider applies or
-    its tables say nothing about this reply."""
+    its tables say nothing about this reply. ``diagnostic_is_lower``: the caller lower-cased
+    the diagnostic already."""
     # The provider by host and domain first: the text is lower-cased only when its signs
     # are to be read or a provider's tables will read it (most reports name no provider).
     module = provider_for(remote_mta, "", recipient_domain)
     if module is None and not by_signs:
         return None
-    lowered = diagnostic.lower()
+    lowered = diagnostic if diagnostic_is_lower else diagnostic.lower()
     if module is None:
         module = _provider_by_signs(lowered)
         if module is None:
