@@ -67,10 +67,15 @@ _EVIDENCE = re.compile(
     rb"|x-mailer|authentication-results|delivered-to|x-originating-ip|content-transfer-encoding)[ \t]*:",
     re.MULTILINE | re.IGNORECASE,
 )
+
 # The same, case-sensitive, for a search of b"\n" + data.lower(): a pattern that starts with a
-# literal is searched at C speed, where the case-blind, line-anchored one tries every byte.
-# A match's start is the offset in ``data`` of the line it found.
-_EVIDENCE_AFTER_LF = re.compile(b"\n" + _EVIDENCE.pattern[1:])
+# literal is searched at C speed, where the case-blind, line-anchored one tries every byte;
+# as a prefix tree, so that a line is rejected after a few byte tests. A match's start is the
+# offset in ``data`` of the line it found.
+_EVIDENCE_AFTER_LF = re.compile(
+    rb"\n(?:r(?:eceived|eturn-path)|m(?:essage-id|ime-version)|x-(?:camptrackid|mailer|originating-ip)"
+    rb"|list-unsubscribe|d(?:kim-signature|elivered-to)|authentication-results|content-transfer-encoding)[ \t]*:"
+)
 # A header line: a field name and a colon ("Received:from x" is seen too), but not a URL.
 _EVIDENCE_NAMES = frozenset(
     {"received", "message-id", "return-path", "x-camptrackid", "list-unsubscribe", "dkim-signature"}
@@ -84,12 +89,10 @@ _MAX_BLOCK_LINES = 2000
 
 _MAYBE_WIDE = re.compile(r"utf-?(?:16|32|7)|ucs|ebcdic|ibm|cp\d", re.IGNORECASE)
 _MAYBE_WIDE_LOWER = re.compile(_MAYBE_WIDE.pattern)  # for lower-cased ASCII text
-# Transfer encodings that can hide a link from a plain byte search.
-_QP_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*quoted-printable", re.IGNORECASE | re.MULTILINE)
-_B64_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*base64", re.IGNORECASE | re.MULTILINE)
-# The same two, for b"\n" + data.lower() (see _EVIDENCE_AFTER_LF).
-_QP_CTE_AFTER_LF = re.compile(b"\n" + _QP_CTE.pattern[1:])
-_B64_CTE_AFTER_LF = re.compile(b"\n" + _B64_CTE.pattern[1:])
+# Transfer encodings that can hide a link from a plain byte search: a line
+# "Content-Transfer-Encoding: quoted-printable" or "...: base64", as a search of
+# b"\n" + data.lower() finds it (see _EVIDENCE_AFTER_LF); group 1 is the encoding.
+_HIDING_CTE_AFTER_LF = re.compile(rb"\ncontent-transfer-encoding:[ \t]*(quoted-printable|base64)")
 _B64_RUN = re.compile(rb"(?:^[A-Za-z0-9+/=]{16,}\r?\n){2,}", re.MULTILINE)
 
 _ANGLE_ADDR = re.compile(r"<[^<>\s]+>")
@@ -531,9 +534,12 @@ def _body_may_hold_link(copy: bytes, lowered: bytes, start: int) -> bool:
     """
     if b"dentifier" in copy:
         return True
-    if _QP_CTE_AFTER_LF.search(lowered, start) and b"dentifier" in _qp_decode(copy):
+    encodings = {match.group(1) for match in _HIDING_CTE_AFTER_LF.finditer(lowered, start)}
+    if not encodings:
+        return False
+    if b"quoted-printable" in encodings and b"dentifier" in _qp_decode(copy):
         return True
-    if _B64_CTE_AFTER_LF.search(lowered, start):
+    if b"base64" in encodings:
         for run in _B64_RUN.finditer(copy):
             decoded = _b64_decode(run.group(0).decode("ascii"))
             # A NUL: UTF-16 or UTF-32 text, which only a decode by charset can search.
