@@ -146,14 +146,14 @@ class PartWalks:
 
     def __init__(self) -> None:
         self._walked: dict[int, tuple[Message, list[_Part]]] = {}
-        self._heads: dict[int, tuple[Message, dict[str, list[str]]]] = {}
+        self._heads: dict[int, tuple[Message, dict[str, list[str]], dict[str, str]]] = {}
 
     def parts(self, msg: Message) -> list[_Part]:
         entry = self._walked.get(id(msg))
         if entry is not None and entry[0] is msg:
             return entry[1]
         heads = self._heads.get(id(msg))
-        root = _part_headers(heads[1]) if heads is not None and heads[0] is msg else None
+        root = heads[2] if heads is not None and heads[0] is msg else None
         parts = _parts(msg, root)
         self._walked[id(msg)] = (msg, parts)
         return parts
@@ -163,8 +163,9 @@ class PartWalks:
         entry = self._heads.get(id(msg))
         if entry is not None and entry[0] is msg:
             return entry[1]
-        heads = original_headers(msg)
-        self._heads[id(msg)] = (msg, heads)
+        part_headers: dict[str, str] = {}
+        heads = original_headers(msg, part_headers)
+        self._heads[id(msg)] = (msg, heads, part_headers)
         return heads
 
 
@@ -330,18 +331,22 @@ def _parts(msg: Message, root_headers: dict[str, str] | None = None) -> list[_Pa
                 if depth < 16:
                     stack.extend([(p, depth + 1) for p in reversed(payload) if isinstance(p, Message)])
                 continue
-        found.append(_Part(part, ctype, headers))  # a leaf, a message/* part, or an unsplittable multipart
+        # A leaf, a message/* part, or an unsplittable multipart. (tuple.__new__ is what _Part()
+        # runs, without the Python-level __new__ around it.)
+        found.append(tuple.__new__(_Part, (part, ctype, headers)))
     return found
 
 
-def original_headers(msg: Message) -> dict[str, list[str]]:
+def original_headers(msg: Message, part_headers: dict[str, str] | None = None) -> dict[str, list[str]]:
     """The values (as stored) of every header the lookup reads in an original, by lower-case
     name, in one pass: its MIME and evidence headers, the key headers, and those that make it
-    a report."""
+    a report. Fills ``part_headers`` with :func:`_header_map` of ``msg`` on the way."""
     found: dict[str, list[str]] = {}
     keys = _ORIGINAL_KEYS
     known = keys.get
-    for name, value in _stored_headers(msg):
+    # The parser's own list; items() would run every value through the policy first.
+    stored = getattr(msg, "_headers", None)
+    for name, value in stored if isinstance(stored, list) else msg.items():
         key = known(name)
         if key is None:
             key = _name_key(name, keys, _ORIGINAL_HEADERS)
@@ -350,12 +355,9 @@ def original_headers(msg: Message) -> dict[str, list[str]]:
                 found[key].append(value)
             else:
                 found[key] = [value]
+                if part_headers is not None and key in _PART_HEADERS:
+                    part_headers[key] = str(value)
     return found
-
-
-def _part_headers(heads: dict[str, list[str]]) -> dict[str, str]:
-    """:func:`_header_map` of a message, from its :func:`original_headers`."""
-    return {key: str(values[0]) for key, values in heads.items() if key in _PART_HEADERS}
 
 
 # Header names seen -> their lower-case name if it is one a scan reads, else "": the same few
@@ -376,12 +378,6 @@ def _name_key(name: str, keys: dict[str, str], wanted: frozenset[str]) -> str:
     return key
 
 
-def _stored_headers(msg: Message) -> list[tuple[str, str]]:
-    # The parser's own list; items() would run every value through the policy first.
-    stored = getattr(msg, "_headers", None)
-    return stored if isinstance(stored, list) else msg.items()
-
-
 def _header_map(part: Message) -> dict[str, str]:
     """Lower-case header name -> first value of the headers we read, in one pass.
 
@@ -391,7 +387,8 @@ def _header_map(part: Message) -> dict[str, str]:
     headers: dict[str, str] = {}
     keys = _PART_KEYS
     known = keys.get
-    for name, value in _stored_headers(part):
+    stored = getattr(part, "_headers", None)  # the parser's own list, as in original_headers
+    for name, value in stored if isinstance(stored, list) else part.items():
         key = known(name)
         if key:
             if key not in headers:
