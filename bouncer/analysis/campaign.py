@@ -9,16 +9,7 @@ from email.message import Message
 from typing import TYPE_CHECKING
 
 from bouncer.analysis import fastparse
-from bouncer.analysis.original import (
-    _ANGLE_ADDR,
-    _HEADER_PARTS,
-    TEXT_LIMIT,
-    PartWalks,
-    _decoded,
-    _searchable,
-    message_id,
-    returned_copies,
-)
+from bouncer.analysis.original import PartWalks, message_id, original_texts, returned_copies
 from bouncer.analysis.tracker import (
     key_from_body,
     key_from_camptrackid,
@@ -58,9 +49,9 @@ def find_campaign(report: Message, options: AnalysisOptions) -> CampaignRef:
         # not read for links, only the original it returns in turn.
         key = _key_of(original, heads, patterns, walks, not is_report)
         if key is not None:
-            return CampaignRef(tracker_key=key, original_message_id=_message_id(original, heads) or first_id)
+            return CampaignRef(tracker_key=key, original_message_id=message_id(original, heads) or first_id)
         if first_id is None and not is_report:
-            first_id = _message_id(original, heads)
+            first_id = message_id(original, heads)
     return CampaignRef(original_message_id=first_id)
 
 
@@ -97,39 +88,16 @@ def _key_of(
             key = key_from_list_unsubscribe(map(str, values))
     if key is not None or not read_body:
         return key
-    bodies: list[bytes] = []
-    for found in walks.parts(original):
-        # The original's own text parts (not those of messages attached to it); an unsplit
-        # multipart is a copy whose body we did not parse: its text is all there is.
-        ctype = found.ctype
-        if ctype.startswith(("text/", "multipart/")) and ctype not in _HEADER_PARTS:
-            body = _searchable(found, _decoded(found, TEXT_LIMIT))
-            key = key_from_body(body)
-            if key is not None:
-                return key
-            bodies.append(body)
-            if len(bodies) >= MAX_BODY_PARTS:
-                break
+    bodies = original_texts(original, walks, MAX_BODY_PARTS)
+    for body in bodies:
+        key = key_from_body(body)
+        if key is not None:
+            return key
     if patterns:
         header_text = "\n".join(f"{name}: {value}" for name, value in original.items())
         texts = [header_text, *(body.decode("utf-8", "replace") for body in bodies)]
         return key_from_patterns(patterns, texts)
     return None
-
-
-def _message_id(original: Message, heads: dict[str, list[str]]) -> str | None:
-    """:func:`message_id`, given the original's :func:`original_headers`."""
-    values = heads.get("message-id")
-    if values is None:
-        return None
-    value = values[0]
-    if not (isinstance(value, str) and value.isascii()):
-        return message_id(original)  # compat32 hands such a value out as a Header
-    text = " ".join(value.split())
-    angle = _ANGLE_ADDR.search(text)
-    if angle:
-        return angle.group(0)
-    return text or None
 
 
 def _originals(report: Message, walks: PartWalks) -> Iterator[tuple[Message, bool]]:

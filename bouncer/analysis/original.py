@@ -296,9 +296,15 @@ def _header_block_start(data: bytes, lowered: bytes) -> int | None:
     return None
 
 
-def message_id(original: Message) -> str | None:
-    """The original's Message-ID, unfolded."""
-    value = fastparse.header(original, "message-id")  # original.get("Message-ID"), faster
+def message_id(original: Message, heads: dict[str, list[str]] | None = None) -> str | None:
+    """The original's Message-ID, unfolded. ``heads``: its :func:`original_headers`, if read."""
+    if heads is None:
+        value: object = fastparse.header(original, "message-id")  # original.get("Message-ID"), faster
+    else:
+        values = heads.get("message-id")
+        value = values[0] if values else None
+        if value is not None and not (isinstance(value, str) and value.isascii()):
+            value = fastparse.header(original, "message-id")  # compat32 hands it out as a Header
     if value is None:
         return None
     text = " ".join(str(value).split())
@@ -306,6 +312,20 @@ def message_id(original: Message) -> str | None:
     if angle:
         return angle.group(0)
     return text or None
+
+
+def original_texts(original: Message, walks: PartWalks, most: int) -> list[bytes]:
+    """The original's own text parts (not those of messages attached to it), decoded, bounded:
+    bytes in which ASCII text reads as ASCII, whatever the part's charset; at most ``most``."""
+    texts: list[bytes] = []
+    for found in walks.parts(original):
+        # An unsplit multipart is a copy whose body we did not parse: its text is all there is.
+        ctype = found.ctype
+        if ctype.startswith(("text/", "multipart/")) and ctype not in _HEADER_PARTS:
+            texts.append(_searchable(found, _decoded(found, TEXT_LIMIT)))
+            if len(texts) >= most:
+                break
+    return texts
 
 
 def _parts(msg: Message, root_headers: dict[str, str] | None = None) -> list[_Part]:
