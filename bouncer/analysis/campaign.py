@@ -9,7 +9,7 @@ from email.message import Message
 from typing import TYPE_CHECKING
 
 from bouncer.analysis import fastparse
-from bouncer.analysis.original import PartWalks, header_values, message_id, original_texts, returned_originals
+from bouncer.analysis.original import PartWalks, message_id, original_texts, returned_copies
 from bouncer.analysis.tracker import (
     key_from_body,
     key_from_camptrackid,
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 MAX_NESTING = 3
 # Text parts of one original we read for links.
 MAX_BODY_PARTS = 30
-_KEY_HEADERS = frozenset({"x-camptrackid", "list-unsubscribe"})
-_REPORT_HEADERS = frozenset({"x-failed-recipients", "auto-submitted"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +42,16 @@ def find_campaign(report: Message, options: AnalysisOptions) -> CampaignRef:
     """
     first_id: str | None = None
     walks = PartWalks()
+    patterns = options.tracker_patterns
     for original, is_report in _originals(report, walks):
+        heads = walks.heads(original)
         # A returned report (a bounce of a bounce) is not the campaign mail: its own text is
         # not read for links, only the original it returns in turn.
-        key = tracker_key_of(original, options.tracker_patterns, walks, read_body=not is_report)
+        key = _key_of(original, heads, patterns, walks, not is_report)
         if key is not None:
-            return CampaignRef(tracker_key=key, original_message_id=message_id(original) or first_id)
+            return CampaignRef(tracker_key=key, original_message_id=message_id(original, heads) or first_id)
         if first_id is None and not is_report:
-            first_id = message_id(original)
+            first_id = message_id(original, heads)
     return CampaignRef(original_message_id=first_id)
 
 
@@ -68,13 +68,27 @@ def tracker_key_of(
     then links in the body (opt-out, tracked link, open pixel); then deployment patterns.
     When an original carries two different keys, the header's wins.
     """
-    headers = header_values(original, _KEY_HEADERS)
-    key = key_from_camptrackid(headers.get("x-camptrackid", ()))
+    walks = walks or PartWalks()
+    return _key_of(original, walks.heads(original), patterns, walks, read_body)
+
+
+def _key_of(
+    original: Message,
+    heads: dict[str, list[str]],
+    patterns: Sequence[re.Pattern[str]],
+    walks: PartWalks,
+    read_body: bool,
+) -> str | None:
+    """:func:`tracker_key_of`, given the original's :func:`original_headers`."""
+    values = heads.get("x-camptrackid")
+    key = key_from_camptrackid(map(str, values)) if values else None
     if key is None:
-        key = key_from_list_unsubscribe(headers.get("list-unsubscribe", ()))
+        values = heads.get("list-unsubscribe")
+        if values:
+            key = key_from_list_unsubscribe(map(str, values))
     if key is not None or not read_body:
         return key
-    bodies = [body for body, _ in zip(original_texts(original, walks=walks), range(MAX_BODY_PARTS), strict=False)]
+    bodies = original_texts(original, walks, MAX_BODY_PARTS)
     for body in bodies:
         key = key_from_body(body)
         if key is not None:
@@ -95,27 +109,35 @@ def _originals(report: Message, walks: PartWalks) -> Iterator[tuple[Message, boo
     inline copy is a returned original like any other). Each comes with whether it is a report.
     """
     level: list[tuple[Message, bool]] = []
-    for found in returned_originals(report, walks=walks):  # lazily: the first copy usually has the key
-        entry = (found.message, _is_report(found.message))
+    for found, _ in returned_copies(report, True, walks):  # lazily: the first copy usually has the key
+        entry = (found, _is_report(found, walks.heads(found)))
         level.append(entry)
         yield entry
     for _ in range(MAX_NESTING - 1):
         inner: list[tuple[Message, bool]] = []
         for original, is_report in level:
-            for found in returned_originals(original, inline=is_report, walks=walks):
-                entry = (found.message, _is_report(found.message))
+            for found, _ in returned_copies(original, is_report, walks):
+                entry = (found, _is_report(found, walks.heads(found)))
                 inner.append(entry)
                 yield entry
         level = inner
 
 
-def _is_report(msg: Message) -> bool:
+def _is_report(msg: Message, heads: dict[str, list[str]]) -> bool:
     """Whether a message says by its structure or headers that a machine wrote it as a report."""
-    if fastparse.content_type(msg) == "multipart/report":  # get_content_type(), faster
+    values = heads.get("content-type")
+    value = values[0] if values else None
+    if value is None:
+        ctype = msg.get_default_type()
+    elif isinstance(value, str) and value.isascii():  # fastparse.content_type(msg), faster
+        ctype = value.partition(";")[0].strip().lower()
+    else:
+        ctype = fastparse.content_type(msg)
+    if ctype == "multipart/report":
         return True
-    headers = header_values(msg, _REPORT_HEADERS)
-    if headers.get("x-failed-recipients"):
+    if "x-failed-recipients" in heads:
         return True
     # "auto-replied" is what bounces and auto-replies say; "auto-generated" is also what some
     # mass mailers put on newsletters, so it does not make a message a report.
-    return any(value.strip().lower().startswith("auto-replied") for value in headers.get("auto-submitted", ()))
+    values = heads.get("auto-submitted")
+    return values is not None and any(str(value).strip().lower().startswith("auto-replied") for value in values)

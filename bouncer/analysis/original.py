@@ -67,26 +67,32 @@ _EVIDENCE = re.compile(
     rb"|x-mailer|authentication-results|delivered-to|x-originating-ip|content-transfer-encoding)[ \t]*:",
     re.MULTILINE | re.IGNORECASE,
 )
+
 # The same, case-sensitive, for a search of b"\n" + data.lower(): a pattern that starts with a
-# literal is searched at C speed, where the case-blind, line-anchored one tries every byte.
-# A match's start is the offset in ``data`` of the line it found.
-_EVIDENCE_AFTER_LF = re.compile(b"\n" + _EVIDENCE.pattern[1:])
+# literal is searched at C speed, where the case-blind, line-anchored one tries every byte;
+# as a prefix tree, so that a line is rejected after a few byte tests. A match's start is the
+# offset in ``data`` of the line it found.
+_EVIDENCE_AFTER_LF = re.compile(
+    rb"\n(?:r(?:eceived|eturn-path)|m(?:essage-id|ime-version)|x-(?:camptrackid|mailer|originating-ip)"
+    rb"|list-unsubscribe|d(?:kim-signature|elivered-to)|authentication-results|content-transfer-encoding)[ \t]*:"
+)
 # A header line: a field name and a colon ("Received:from x" is seen too), but not a URL.
 _EVIDENCE_NAMES = frozenset(
     {"received", "message-id", "return-path", "x-camptrackid", "list-unsubscribe", "dkim-signature"}
 )
 # The headers a part is judged by: its MIME headers, and those that make it an original.
 _PART_HEADERS = _EVIDENCE_NAMES | {"content-type", "content-transfer-encoding", "content-disposition"}
+# The headers read in an original: those, and the ones that make it a report.
+_ORIGINAL_HEADERS = _PART_HEADERS | {"x-failed-recipients", "auto-submitted"}
 _HEADER_LINE = re.compile(rb"[!-9;-~]+:(?!//)")
 _MAX_BLOCK_LINES = 2000
 
 _MAYBE_WIDE = re.compile(r"utf-?(?:16|32|7)|ucs|ebcdic|ibm|cp\d", re.IGNORECASE)
-# Transfer encodings that can hide a link from a plain byte search.
-_QP_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*quoted-printable", re.IGNORECASE | re.MULTILINE)
-_B64_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*base64", re.IGNORECASE | re.MULTILINE)
-# The same two, for b"\n" + data.lower() (see _EVIDENCE_AFTER_LF).
-_QP_CTE_AFTER_LF = re.compile(b"\n" + _QP_CTE.pattern[1:])
-_B64_CTE_AFTER_LF = re.compile(b"\n" + _B64_CTE.pattern[1:])
+_MAYBE_WIDE_LOWER = re.compile(_MAYBE_WIDE.pattern)  # for lower-cased ASCII text
+# Transfer encodings that can hide a link from a plain byte search: a line
+# "Content-Transfer-Encoding: quoted-printable" or "...: base64", as a search of
+# b"\n" + data.lower() finds it (see _EVIDENCE_AFTER_LF); group 1 is the encoding.
+_HIDING_CTE_AFTER_LF = re.compile(rb"\ncontent-transfer-encoding:[ \t]*(quoted-printable|base64)")
 _B64_RUN = re.compile(rb"(?:^[A-Za-z0-9+/=]{16,}\r?\n){2,}", re.MULTILINE)
 
 _ANGLE_ADDR = re.compile(r"<[^<>\s]+>")
@@ -130,23 +136,37 @@ class ReturnedOriginal:
 
 
 class PartWalks:
-    """The parts of each message walked during one lookup, so that none is walked twice.
+    """The parts and headers of each message read during one lookup, so that none is read twice.
 
-    (An original is walked for its links, then again for messages attached to it.)
+    (An original is walked for its links, then again for messages attached to it; its header
+    block is read once for everything the lookup asks of it.)
     """
 
-    __slots__ = ("_walked",)
+    __slots__ = ("_heads", "_walked")
 
     def __init__(self) -> None:
         self._walked: dict[int, tuple[Message, list[_Part]]] = {}
+        self._heads: dict[int, tuple[Message, dict[str, list[str]], dict[str, str]]] = {}
 
     def parts(self, msg: Message) -> list[_Part]:
         entry = self._walked.get(id(msg))
         if entry is not None and entry[0] is msg:
             return entry[1]
-        parts = list(_parts(msg))
+        heads = self._heads.get(id(msg))
+        root = heads[2] if heads is not None and heads[0] is msg else None
+        parts = _parts(msg, root)
         self._walked[id(msg)] = (msg, parts)
         return parts
+
+    def heads(self, msg: Message) -> dict[str, list[str]]:
+        """:func:`original_headers` of ``msg``, read once."""
+        entry = self._heads.get(id(msg))
+        if entry is not None and entry[0] is msg:
+            return entry[1]
+        part_headers: dict[str, str] = {}
+        heads = original_headers(msg, part_headers)
+        self._heads[id(msg)] = (msg, heads, part_headers)
+        return heads
 
 
 def returned_originals(
@@ -158,29 +178,35 @@ def returned_originals(
     ``inline=False`` skips copies quoted in the text (used inside an original, where the text
     is the original's own and only attached messages count).
     """
+    for original, wrapper in returned_copies(report, inline, walks or PartWalks()):
+        yield ReturnedOriginal(original, wrapper)
+
+
+def returned_copies(report: Message, inline: bool, walks: PartWalks) -> Iterator[tuple[Message, Wrapper]]:
+    """:func:`returned_originals` as plain pairs (message, wrapper), for the lookup's own use."""
     attachments: list[_Part] = []
     texts: list[_Part] = []
     htmls: list[_Part] = []
     handed_out = 0
-    for found in walks.parts(report) if walks else _parts(report):
+    for found in walks.parts(report):
         part, ctype, headers = found
-        maintype, _, subtype = ctype.partition("/")
         original: Message | None = None
         wrapper: Wrapper = "message/rfc822"
-        if part is not report and _is_headerless_copy(headers):
+        if part is not report and not _EVIDENCE_NAMES.isdisjoint(headers):
             # The original written straight after the boundary, without MIME headers of its
-            # own: the parser took the original's headers for the part's.
+            # own: the parser took the original's headers for the part's. (A MIME part's own
+            # headers are Content-* ones; trace and identity headers are the original's.)
             original = part
             wrapper = "attachment"
-        elif maintype == "multipart":
+        elif ctype.startswith("multipart/"):
             texts.append(found)  # a multipart body without its boundaries: read it as text
-        elif maintype == "message":
-            if subtype not in _REPORT_DATA:
+        elif ctype.startswith("message/"):
+            if ctype[8:] not in _REPORT_DATA:
                 original = _inner_message(found)
         elif ctype in _HEADER_PARTS:
             original = _headers_message(_decoded(found, ORIGINAL_LIMIT))
             wrapper = "text/rfc822-headers"
-        elif (maintype == "text" or ctype in _FILE_TYPES) and _is_attachment(found):
+        elif (ctype.startswith("text/") or ctype in _FILE_TYPES) and _is_attachment(found):
             attachments.append(found)
         elif ctype == "text/plain":
             texts.append(found)
@@ -189,14 +215,14 @@ def returned_originals(
         elif ctype in _FILE_TYPES:
             attachments.append(found)
         if original is not None:
-            yield ReturnedOriginal(original, wrapper)
+            yield original, wrapper
             handed_out += 1
             if handed_out >= MAX_ORIGINALS:
                 return
     for found in attachments:
         original = _attached_message(found)
         if original is not None:
-            yield ReturnedOriginal(original, "attachment")
+            yield original, "attachment"
             handed_out += 1
             if handed_out >= MAX_ORIGINALS:
                 return
@@ -208,41 +234,36 @@ def returned_originals(
         data = _searchable(found, _decoded(found, TEXT_LIMIT))
         if found.ctype == "text/html":
             data = html_to_text(data)
-        start = find_header_block(data)
+        lowered = b"\n" + data.lower()  # offsets in it are those of data, plus one
+        start = _header_block_start(data, lowered)
         if start is not None:
             copy = data[start:]
-            # Headers are all we need unless a link could hide in the body.
-            parsed = _parse(copy) if _body_may_hold_link(copy) else _headers_message(copy)
-            yield ReturnedOriginal(parsed, "inline")
+            # Headers are all we need unless a link could hide in the body. (lowered[start:]
+            # is b"\n" + copy.lower(): the block starts at a line.)
+            parsed = _parse(copy) if _body_may_hold_link(copy, lowered, start) else _headers_message(copy)
+            yield parsed, "inline"
             handed_out += 1
             if handed_out >= MAX_ORIGINALS:
                 return
 
 
-def original_texts(original: Message, limit: int = TEXT_LIMIT, walks: PartWalks | None = None) -> Iterator[bytes]:
-    """The original's own text parts (not those of messages attached to it), decoded, bounded.
-
-    Bytes in which ASCII text reads as ASCII, whatever the part's charset.
-    """
-    for found in walks.parts(original) if walks else _parts(original):
-        # An unsplit multipart is a copy whose body we did not parse: its text is all there is.
-        if found.ctype.startswith(("text/", "multipart/")) and found.ctype not in _HEADER_PARTS:
-            yield _searchable(found, _decoded(found, limit))
-
-
 def _decoded(found: _Part, limit: int) -> bytes:
     """Done by hand rather than with ``get_payload(decode=True)``: a 20 MB part costs only the
     prefix we read, and a broken encoding yields what can be read instead of nothing."""
-    payload = _payload_of(found.message)
+    payload = getattr(found.message, "_payload", None)  # _payload_of()
     if not isinstance(payload, str):
         return b""
-    cte = found.headers.get("content-transfer-encoding", "").strip().lower()
-    if cte == "base64":
-        return _b64_decode(payload[: limit // 3 * 4 + limit // 38 + 4])
-    raw = _to_bytes(payload[:limit])
-    if cte == "quoted-printable":
-        return _qp_decode(raw)
-    return raw
+    cte = found.headers.get("content-transfer-encoding")
+    if cte is not None:
+        cte = cte.strip().lower()
+        if cte == "base64":
+            return _b64_decode(payload[: limit // 3 * 4 + limit // 38 + 4])
+        if cte == "quoted-printable":
+            return _qp_decode(_to_bytes(payload[:limit]))
+    try:  # _to_bytes(), inline: this is the usual way out
+        return payload[:limit].encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return payload[:limit].encode("utf-8", "surrogateescape")
 
 
 def html_to_text(data: bytes) -> bytes:
@@ -257,7 +278,11 @@ def find_header_block(data: bytes) -> int | None:
     The block must have at least two header lines, one of them an evidence header; the block
     starts at its first header line (continuation lines above it belong to something else).
     """
-    lowered = b"\n" + data.lower()  # offsets in it are those of data, plus one
+    return _header_block_start(data, b"\n" + data.lower())
+
+
+def _header_block_start(data: bytes, lowered: bytes) -> int | None:
+    """:func:`find_header_block`, given ``lowered`` = ``b"\n" + data.lower()``."""
     pos = 0
     for _ in range(50):
         match = _EVIDENCE_AFTER_LF.search(lowered, pos)  # _EVIDENCE.search(data, pos)
@@ -271,9 +296,15 @@ def find_header_block(data: bytes) -> int | None:
     return None
 
 
-def message_id(original: Message) -> str | None:
-    """The original's Message-ID, unfolded."""
-    value = fastparse.header(original, "message-id")  # original.get("Message-ID"), faster
+def message_id(original: Message, heads: dict[str, list[str]] | None = None) -> str | None:
+    """The original's Message-ID, unfolded. ``heads``: its :func:`original_headers`, if read."""
+    if heads is None:
+        value: object = fastparse.header(original, "message-id")  # original.get("Message-ID"), faster
+    else:
+        values = heads.get("message-id")
+        value = values[0] if values else None
+        if value is not None and not (isinstance(value, str) and value.isascii()):
+            value = fastparse.header(original, "message-id")  # compat32 hands it out as a Header
     if value is None:
         return None
     text = " ".join(str(value).split())
@@ -283,57 +314,88 @@ def message_id(original: Message) -> str | None:
     return text or None
 
 
-def _parts(msg: Message) -> Iterator[_Part]:
+def original_texts(original: Message, walks: PartWalks, most: int) -> list[bytes]:
+    """The original's own text parts (not those of messages attached to it), decoded, bounded:
+    bytes in which ASCII text reads as ASCII, whatever the part's charset; at most ``most``."""
+    texts: list[bytes] = []
+    for found in walks.parts(original):
+        # An unsplit multipart is a copy whose body we did not parse: its text is all there is.
+        ctype = found.ctype
+        if ctype.startswith(("text/", "multipart/")) and ctype not in _HEADER_PARTS:
+            texts.append(_searchable(found, _decoded(found, TEXT_LIMIT)))
+            if len(texts) >= most:
+                break
+    return texts
+
+
+def _parts(msg: Message, root_headers: dict[str, str] | None = None) -> list[_Part]:
     """Leaf and message/* parts in document order, bounded, each with its headers read once.
 
     Does not descend into message/* parts (what they carry is another message), nor into a
-    multipart that is an original written without MIME headers of its own.
+    multipart that is an original written without MIME headers of its own. ``root_headers``:
+    ``msg``'s own, when already read.
     """
+    found: list[_Part] = []
     stack: list[tuple[Message, int]] = [(msg, 0)]
     seen = 0
     while stack and seen < MAX_PARTS:
         part, depth = stack.pop()
         seen += 1
-        headers = _header_map(part)
-        ctype = _content_type(headers)
-        if ctype.startswith("multipart/") and not (depth and _is_headerless_copy(headers)):
-            payload = _payload_of(part)
+        headers = root_headers if root_headers is not None and part is msg else _header_map(part)
+        ctype = headers.get("content-type", "").partition(";")[0].strip().lower()  # _content_type()
+        if ctype.count("/") != 1:
+            ctype = "text/plain"
+        elif ctype.startswith("multipart/") and not (depth and not _EVIDENCE_NAMES.isdisjoint(headers)):
+            payload = getattr(part, "_payload", None)
             if isinstance(payload, list):
                 if depth < 16:
-                    stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
+                    stack.extend([(p, depth + 1) for p in reversed(payload) if isinstance(p, Message)])
                 continue
-        yield _Part(part, ctype, headers)  # a leaf, a message/* part, or an unsplittable multipart
-
-
-def header_values(msg: Message, names: frozenset[str]) -> dict[str, list[str]]:
-    """Values of the headers named (lower case) in ``names``, in one pass over the headers."""
-    found: dict[str, list[str]] = {}
-    lowered = _LOWERED_NAMES
-    for name, value in _stored_headers(msg):
-        key = lowered.get(name) or _lower_name(name)
-        if key in names:
-            found.setdefault(key, []).append(str(value))
+        # A leaf, a message/* part, or an unsplittable multipart. (tuple.__new__ is what _Part()
+        # runs, without the Python-level __new__ around it.)
+        found.append(tuple.__new__(_Part, (part, ctype, headers)))
     return found
 
 
-# Header names seen, lower-cased: the same few dozen names recur in every message, and a
-# dict lookup costs about half of lower-casing the name again. Bounded, so that messages
-# with thousands of invented names cannot grow it without end.
-_LOWERED_NAMES: dict[str, str] = {}
-_LOWERED_NAMES_MAX = 2048
-
-
-def _lower_name(name: str) -> str:
-    key = str(name).lower()
-    if len(_LOWERED_NAMES) < _LOWERED_NAMES_MAX and type(name) is str:
-        _LOWERED_NAMES[name] = key
-    return key
-
-
-def _stored_headers(msg: Message) -> list[tuple[str, str]]:
+def original_headers(msg: Message, part_headers: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """The values (as stored) of every header the lookup reads in an original, by lower-case
+    name, in one pass: its MIME and evidence headers, the key headers, and those that make it
+    a report. Fills ``part_headers`` with :func:`_header_map` of ``msg`` on the way."""
+    found: dict[str, list[str]] = {}
+    keys = _ORIGINAL_KEYS
+    known = keys.get
     # The parser's own list; items() would run every value through the policy first.
     stored = getattr(msg, "_headers", None)
-    return stored if isinstance(stored, list) else msg.items()
+    for name, value in stored if isinstance(stored, list) else msg.items():
+        key = known(name)
+        if key is None:
+            key = _name_key(name, keys, _ORIGINAL_HEADERS)
+        if key:
+            if key in found:
+                found[key].append(value)
+            else:
+                found[key] = [value]
+                if part_headers is not None and key in _PART_HEADERS:
+                    part_headers[key] = str(value)
+    return found
+
+
+# Header names seen -> their lower-case name if it is one a scan reads, else "": the same few
+# dozen names recur in every message, and a dict lookup costs about half of lower-casing the
+# name again. Bounded, so that messages with thousands of invented names cannot grow them
+# without end.
+_PART_KEYS: dict[str, str] = {}  # for _header_map
+_ORIGINAL_KEYS: dict[str, str] = {}  # for original_headers
+_KEYS_MAX = 2048
+
+
+def _name_key(name: str, keys: dict[str, str], wanted: frozenset[str]) -> str:
+    key = str(name).lower()
+    if key not in wanted:
+        key = ""
+    if len(keys) < _KEYS_MAX and type(name) is str:
+        keys[name] = key
+    return key
 
 
 def _header_map(part: Message) -> dict[str, str]:
@@ -343,18 +405,19 @@ def _header_map(part: Message) -> dict[str, str]:
     few headers of interest that way costs more than the rest of the lookup.
     """
     headers: dict[str, str] = {}
-    lowered = _LOWERED_NAMES
-    for name, value in _stored_headers(part):
-        key = lowered.get(name) or _lower_name(name)
-        if key in _PART_HEADERS and key not in headers:
-            headers[key] = str(value)
+    keys = _PART_KEYS
+    known = keys.get
+    stored = getattr(part, "_headers", None)  # the parser's own list, as in original_headers
+    for name, value in stored if isinstance(stored, list) else part.items():
+        key = known(name)
+        if key:
+            if key not in headers:
+                headers[key] = str(value)
+        elif key is None:
+            key = _name_key(name, keys, _PART_HEADERS)
+            if key and key not in headers:
+                headers[key] = str(value)
     return headers
-
-
-def _content_type(headers: dict[str, str]) -> str:
-    """The content type as compat32's ``get_content_type()`` reads it (text/plain if invalid)."""
-    value = headers.get("content-type", "").partition(";")[0].strip().lower()
-    return value if value.count("/") == 1 else "text/plain"
 
 
 def _payload_of(part: Message) -> object:
@@ -400,12 +463,6 @@ def _attached_message(found: _Part) -> Message | None:
     return _parse(_searchable(found, _decoded(found, ORIGINAL_LIMIT)).lstrip(b"\r\n"))
 
 
-def _is_headerless_copy(headers: dict[str, str]) -> bool:
-    # A MIME part's own headers are Content-* ones; trace and identity headers mean the part's
-    # headers are the original's.
-    return not _EVIDENCE_NAMES.isdisjoint(headers)
-
-
 def _is_attachment(found: _Part) -> bool:
     disposition = found.headers.get("content-disposition", "").strip().lower()
     if disposition.startswith("attachment"):
@@ -422,13 +479,15 @@ def _searchable(found: _Part, data: bytes) -> bytes:
         return data.decode("utf-16", "replace").encode("utf-8", "replace")
     content_type = found.headers.get("content-type", "")
     if content_type.isascii():
-        # The case-blind regex costs a microsecond a part; it cannot match without one of
-        # these (for ASCII text, where case-blindness is plain lower-casing).
+        # The case-blind regex costs microseconds a part: for ASCII text, case-blindness is
+        # plain lower-casing. It cannot match without one of these.
         lowered = content_type.lower()
         if not ("cp" in lowered or "utf" in lowered or "ucs" in lowered or "ibm" in lowered or "ebcdic" in lowered):
             return data
-    if not _MAYBE_WIDE.search(content_type):
-        return data  # the common case, decided without parsing parameters
+        if not _MAYBE_WIDE_LOWER.search(lowered):
+            return data  # the common case (UTF-8), decided without parsing parameters
+    elif not _MAYBE_WIDE.search(content_type):
+        return data
     try:
         charset = found.message.get_param("charset")
     except Exception:  # a parameter the stdlib cannot parse: read the bytes as they are
@@ -485,14 +544,19 @@ def _count_header_lines(data: bytes, start: int, enough: int) -> tuple[int, int]
     return count, cursor
 
 
-def _body_may_hold_link(copy: bytes) -> bool:
-    """Whether an inline copy's body must be parsed to read its links (cheap byte checks)."""
+def _body_may_hold_link(copy: bytes, lowered: bytes, start: int) -> bool:
+    """Whether an inline copy's body must be parsed to read its links (cheap byte checks).
+
+    ``lowered[start:]`` is ``b"\n" + copy.lower()``.
+    """
     if b"dentifier" in copy:
         return True
-    lowered = b"\n" + copy.lower()
-    if _QP_CTE_AFTER_LF.search(lowered) and b"dentifier" in _qp_decode(copy):
+    encodings = {match.group(1) for match in _HIDING_CTE_AFTER_LF.finditer(lowered, start)}
+    if not encodings:
+        return False
+    if b"quoted-printable" in encodings and b"dentifier" in _qp_decode(copy):
         return True
-    if _B64_CTE_AFTER_LF.search(lowered):
+    if b"base64" in encodings:
         for run in _B64_RUN.finditer(copy):
             decoded = _b64_decode(run.group(0).decode("ascii"))
             # A NUL: UTF-16 or UTF-32 text, which only a decode by charset can search.
@@ -513,30 +577,71 @@ def _headers_message(data: bytes) -> Message:
     """
     msg = Message()
     text = data.decode("ascii", "surrogateescape")
-    headers: list[tuple[str, str]] = []  # what msg[name] = value appends under compat32
+    if "\x0b" in text or "\x0c" in text or "\x1c" in text or "\x1d" in text or "\x1e" in text:
+        headers, position = _header_lines_by_hand(text)
+    else:
+        # Lines end at \n, \r or \r\n only: split without the line ends, which the loop
+        # would strip, and find the blank line that ends the block at C speed.
+        lines = text.splitlines()
+        try:
+            blank = lines.index("")
+        except ValueError:
+            blank = -1
+        headers = _header_fields(lines[:blank] if blank >= 0 else lines)
+        if blank < 0:
+            position = len(text)
+        elif "\r" not in text:
+            position = sum(map(len, lines[: blank + 1])) + blank + 1  # a \n after each line
+        else:
+            # The lines up to the blank one, with their ends: no longer than this.
+            head = text[: sum(map(len, lines[: blank + 1])) + 2 * (blank + 1)]
+            position = sum(map(len, head.splitlines(keepends=True)[: blank + 1]))
+    msg._headers = headers  # type: ignore[attr-defined]
+    msg.set_payload(text[position:])
+    return msg
+
+
+def _header_fields(lines: list[str]) -> list[tuple[str, str]]:
+    """What ``msg[name] = value`` appends under compat32 for each header of a block of lines
+    (without their line ends); a line that is no header line is dropped, and the
+    continuation lines after it."""
+    headers: list[tuple[str, str]] = []
     name: str | None = None
-    value: list[str] = []
+    value = ""
+    folded: list[str] | None = None  # the lines of a folded value, once it has more than one
+    for line in lines:
+        if line[0] in " \t":
+            if name is not None:
+                if folded is None:
+                    folded = [value, line]
+                else:
+                    folded.append(line)
+            # (Without a field before it, the parser drops such a line.)
+            continue
+        if name is not None:
+            headers.append((name, value if folded is None else "\r\n".join(folded)))
+        field, colon, rest = line.partition(":")
+        if not colon or not field or field != field.strip():
+            name = None  # not a header line: the parser would drop it too
+            continue
+        name, value, folded = field, rest.lstrip(" \t"), None
+    if name is not None:
+        headers.append((name, value if folded is None else "\r\n".join(folded)))
+    return headers
+
+
+def _header_lines_by_hand(text: str) -> tuple[list[tuple[str, str]], int]:
+    """:func:`_header_fields` of the block at the start of ``text`` and where its body starts,
+    for text with line breaks other than \n and \r (a \v ends a line, but is not stripped)."""
+    lines: list[str] = []
     position = 0
     for line in text.splitlines(keepends=True):
         position += len(line)
         stripped = line.rstrip("\r\n")
         if not stripped:
             break
-        if stripped[0] in " \t" and name is not None:
-            value.append(stripped)
-            continue
-        if name is not None:
-            headers.append((name, "\r\n".join(value)))
-        field, colon, rest = stripped.partition(":")
-        if not colon or not field or field != field.strip():
-            name = None  # not a header line: the parser would drop it too
-            continue
-        name, value = field, [rest.lstrip(" \t")]
-    if name is not None:
-        headers.append((name, "\r\n".join(value)))
-    msg._headers = headers  # type: ignore[attr-defined]
-    msg.set_payload(text[position:])
-    return msg
+        lines.append(stripped)
+    return _header_fields(lines), position
 
 
 def _serialise(msg: Message) -> bytes | None:

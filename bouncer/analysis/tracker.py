@@ -69,7 +69,8 @@ def key_from_body(data: bytes) -> str | None:
     Also reads links whose quoted-printable encoding was left in place (a copy quoted without
     its Content-Transfer-Encoding header) and links percent-encoded inside a redirect wrapper.
     """
-    if b"dentifier" in data:
+    plain = b"dentifier" in data
+    if plain:
         match = _LINK_BYTES.search(data)
         if match:
             return _normal(match.group("key").decode("ascii"))
@@ -80,7 +81,7 @@ def key_from_body(data: bytes) -> str | None:
             match = _LINK_BYTES.search(unquoted)
             if match:
                 return _normal(match.group("key").decode("ascii"))
-    if b"dentifier%3" in data:
+    if plain and b"dentifier%3" in data:  # (never without "dentifier" itself)
         match = _LINK_BYTES.search(unquote_to_bytes(data))
         if match:
             return _normal(match.group("key").decode("ascii"))

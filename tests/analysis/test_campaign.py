@@ -691,3 +691,41 @@ def test_human_reply_with_tracker_link_through_analyse() -> None:
     result = analyse(_crlf(reply))
     assert result.kind is Kind.NOT_BOUNCE
     assert result.tracker_key is None
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"Received: from a\n by b\nMessage-ID: <m@x>\nSubject: s\n\nbody\n",
+        b"Received: from a\r\n\tby b\r\nMessage-ID:<m@x>\r\n\r\nbody\r\n",
+        b"Received: from a\r by b\rSubject: s\r\rbody\r",  # lone CRs end lines too
+        b"Received: a\nnot a header\n continued after it\nFrom : x\n Subject: y\nX-Odd name: z\n\nbody",
+        b"Received: a\x0bb\nSubject:\x0c s\n\x0b\nX: y\n\nbody",  # \v and \f end lines, unstripped
+        b"Received: a\nSubject:   \n folded only\nX-Last: no blank line at the end",
+        b"\nbody only",
+        b"Received: a\n\xff\xfe: raw bytes\nSubject: \xe9t\xe9\n\n\xff",
+    ],
+)
+def test_headers_only_copy_reads_lines_like_the_line_loop(block: bytes) -> None:
+    # _headers_message reads the usual block with whole-list operations; the line loop it
+    # falls back on is the reference for every block.
+    from bouncer.analysis.original import _header_lines_by_hand, _headers_message
+
+    text = block.decode("ascii", "surrogateescape")
+    headers, position = _header_lines_by_hand(text)
+    copy = _headers_message(block)
+    assert copy._headers == headers  # type: ignore[attr-defined]
+    assert copy._payload == text[position:]  # type: ignore[attr-defined]  # as stored, surrogates kept
+
+
+def test_evidence_prefix_tree_lists_the_evidence_headers() -> None:
+    # The search pattern is the evidence list written as a prefix tree: keep the two in step.
+    from bouncer.analysis.original import _EVIDENCE, _EVIDENCE_AFTER_LF
+
+    names = re.search(rb"\(\?:([^)]*)\)", _EVIDENCE.pattern).group(1).split(b"|")  # type: ignore[union-attr]
+    assert len(names) == 12
+    for name in names:
+        assert _EVIDENCE_AFTER_LF.fullmatch(b"\n" + name + b" :")
+        assert _EVIDENCE_AFTER_LF.fullmatch(b"\n" + name[:-1] + b":") is None
+    lines = b"".join(b"\n" + name + b": x" for name in names)
+    assert len(_EVIDENCE_AFTER_LF.findall(lines)) == len(_EVIDENCE.findall(lines)) == 12
