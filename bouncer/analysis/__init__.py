@@ -13,7 +13,7 @@ from bouncer.analysis import fastparse
 from bouncer.analysis.campaign import find_campaign
 from bouncer.analysis.dates import parse_date
 from bouncer.analysis.finish import finish_recipient, kind_of
-from bouncer.analysis.forwarded import forwarded_report
+from bouncer.analysis.forwarded import forwarded_messages
 from bouncer.analysis.mta import dispatch
 from bouncer.analysis.mta.base import Report
 from bouncer.analysis.result import Analysis, Recipient
@@ -104,13 +104,16 @@ def _analyse(raw: bytes, options: AnalysisOptions, *, forwarded: bool = False) -
 
 
 def _forwarded(report: Report, options: AnalysisOptions) -> Analysis | None:
-    """The analysis of the report that a person forwarded in ``report``, if it forwards one."""
-    inner = forwarded_report(report)
-    if inner is None:
+    """The analysis of the report that a person forwarded in ``report``, if it forwards one.
+
+    A forwarded campaign mail, person's mail or auto-reply leaves ``report`` a person's mail.
+    """
+    for inner in forwarded_messages(report):
+        carried = _analyse(inner, options, forwarded=True)
+        if carried.kind in _FORWARDED_KINDS:
+            break
+    else:
         return None
-    carried = _analyse(inner, options, forwarded=True)
-    if carried.kind not in _FORWARDED_KINDS:
-        return None  # a forwarded campaign mail, person's mail or auto-reply: a person's mail
     if carried.tracker_key is None:  # the forward may attach the original the report returned
         ref = find_campaign(report.msg, options)
         original_message_id = carried.original_message_id or ref.original_message_id

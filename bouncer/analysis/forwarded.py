@@ -17,6 +17,7 @@ the attached message.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from email.message import Message
 
 from bouncer.analysis.mta.base import Report
@@ -47,21 +48,22 @@ _FIELD_LINE = re.compile(r"^(?:> ?)*\*?([^\s:*][^:*]{0,20}?)\*?:[ \t]*(.*)$")
 # Clients put at most a few lines of their own between a marker and the header block; a
 # block further down than this into the text is no forward's.
 _MAX_BLOCKS = 20
+_MAX_ATTACHED = 3
 
 
-def forwarded_report(report: Report) -> bytes | None:
-    """The message ``report`` forwards, as bytes to analyse, or None if it forwards none.
+def forwarded_messages(report: Report) -> Iterator[bytes]:
+    """The messages ``report`` forwards, as bytes to analyse: attached ones, then the inline one.
 
     Only a message that calls itself a forward (its subject) and says nothing of being a
     machine's report in its own headers is read so: a bounce that quotes the original's
     header block, or returns a bounce of its own, is not a forward.
     """
     if not _FORWARD_SUBJECT.match(report.subject) or _says_report(report):
-        return None
-    attached = _attached(report)
-    if attached is not None:
-        return attached
-    return _inline(report.text)
+        return
+    yield from _attached(report)
+    inline = _inline(report.text)
+    if inline is not None:
+        yield inline
 
 
 def _says_report(report: Report) -> bool:
@@ -72,15 +74,16 @@ def _says_report(report: Report) -> bool:
     return "multipart/report" in report.raw_headers.get("content-type", "").lower()
 
 
-def _attached(report: Report) -> bytes | None:
-    for part in report.parts_of("message/rfc822"):
+def _attached(report: Report) -> Iterator[bytes]:
+    # A client forwarding a bounce inline may attach the bounce's own attachments (the
+    # returned campaign mail among them): each attached message is a candidate.
+    for part in report.parts_of("message/rfc822")[:_MAX_ATTACHED]:
         payload = part.get_payload()
         if isinstance(payload, list) and payload and isinstance(payload[0], Message):
             try:
-                return payload[0].as_bytes()
-            except Exception:  # a tree the generator cannot write back: look no further
-                return None
-    return None
+                yield payload[0].as_bytes()
+            except Exception:  # a tree the generator cannot write back: skip it
+                continue
 
 
 def _inline(text: str) -> bytes | None:

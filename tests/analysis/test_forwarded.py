@@ -124,3 +124,26 @@ def test_a_forward_of_anything_but_a_report_is_a_persons_mail(fixture: str) -> N
     assert result.kind is Kind.NOT_BOUNCE
     assert result.recipients == () and result.tracker_key is None
     assert not result.forwarded
+
+
+def test_an_inline_forward_that_attaches_the_returned_original_reads_its_key() -> None:
+    """Gmail forwards a bounce's text inline and its attachments (the campaign mail) as such."""
+    bounce = _fixture("bounce-postfix-rfc822.eml")
+    text = next(p for p in bounce.walk() if p.get_content_type() == "text/plain")
+    original = next(p for p in bounce.walk() if p.get_content_type() == "message/rfc822")
+    for name in ("From", "Date", "Subject", "To"):
+        text[name] = bounce[name]
+    forward = message_from_bytes(_inline_forward(text, "gmail"), policy=compat32)
+    outer = (
+        b"".join(f"{name}: {value}\n".encode() for name, value in forward.items() if name != "Content-Type")
+        + b'Content-Type: multipart/mixed; boundary="fwd"\n\n--fwd\nContent-Type: text/plain; charset=utf-8\n\n'
+        + forward.get_payload(decode=True)
+        + b"\n--fwd\n"
+        + original.as_bytes()
+        + b"\n--fwd--\n"
+    )
+    result = analyse(outer)
+    direct = analyse((FIXTURES / "bounce-postfix-rfc822.eml").read_bytes())
+    assert result.kind is Kind.BOUNCE and result.forwarded
+    assert [r.address for r in result.recipients] == [r.address for r in direct.recipients]
+    assert result.tracker_key == direct.tracker_key is not None
