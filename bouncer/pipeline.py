@@ -79,11 +79,12 @@ def disposition_for(account: AccountConfig, analysis: Analysis) -> Disposition:
     """The rule: what happens on the server to a message once its record is committed.
 
     Bounce accounts dispose of failure reports (bounces, delays, complaints); group
-    accounts, which people read, only of bounces. Everything else (people's mail,
-    auto-replies, success notices) and anything the analysis could not finish stays
+    accounts, which people read, only of bounces that a mail system sent (a bounce a
+    colleague forwarded there is recorded, but it is their mail). Everything else (people's
+    mail, auto-replies, success notices) and anything the analysis could not finish stays
     exactly as it was, flags included.
     """
-    if analysis.error is not None:
+    if analysis.error is not None or (analysis.forwarded and account.role == "group"):
         return "none"
     applies = analysis.kind.is_failure_report if account.role == "bounce" else analysis.kind is Kind.BOUNCE
     return account.dispose if applies else "none"

@@ -7,12 +7,13 @@ cannot read becomes ``not_bounce`` with ``error`` saying why.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bouncer.analysis import fastparse
 from bouncer.analysis.campaign import find_campaign
 from bouncer.analysis.dates import parse_date
 from bouncer.analysis.finish import finish_recipient, kind_of
+from bouncer.analysis.forwarded import forwarded_messages
 from bouncer.analysis.mta import dispatch
 from bouncer.analysis.mta.base import Report
 from bouncer.analysis.result import Analysis, Recipient
@@ -35,6 +36,8 @@ class AnalysisOptions:
 
 # Report kinds that answer a campaign mail: only these get a campaign lookup.
 _CAMPAIGN_KINDS = frozenset({Kind.BOUNCE, Kind.DELAY, Kind.COMPLAINT, Kind.AUTOREPLY, Kind.DELIVERED})
+# Reports a person's forward is taken for (see :mod:`.forwarded`).
+_FORWARDED_KINDS = _CAMPAIGN_KINDS - {Kind.AUTOREPLY}
 
 
 def analyse(raw: bytes, options: AnalysisOptions | None = None) -> Analysis:
@@ -49,7 +52,8 @@ def analyse(raw: bytes, options: AnalysisOptions | None = None) -> Analysis:
         return Analysis(kind=Kind.NOT_BOUNCE, error=f"could not analyse the message: {type(exc).__name__}: {exc}"[:300])
 
 
-def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
+def _analyse(raw: bytes, options: AnalysisOptions, *, forwarded: bool = False) -> Analysis:
+    """``forwarded``: ``raw`` is what a person's forward carries (a forward in it is not read)."""
 
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         return Analysis(kind=Kind.NOT_BOUNCE, error="the input is not bytes")
@@ -60,10 +64,22 @@ def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
         return Analysis(kind=Kind.NOT_BOUNCE, error="the message is empty")
     msg = fastparse.parse(data)  # the compat32 tree message_from_bytes builds, faster
     report = Report(msg)
-    decoded = dispatch(report)
     subject = report.header("Subject") or None
     message_id = report.header("Message-ID") or None
     from_address = report.header("From") or None
+    if not forwarded:
+        carried = _forwarded(report, options)
+        if carried is not None:
+            # The forward is the inbound message; what it says is the report's.
+            return replace(
+                carried,
+                message_id=message_id,
+                from_address=from_address,
+                subject=subject,
+                mail_system=f"{carried.mail_system} (forwarded)",
+                forwarded=True,
+            )
+    decoded = dispatch(report)
     if decoded is None:
         return Analysis(kind=Kind.NOT_BOUNCE, message_id=message_id, from_address=from_address, subject=subject)
     arrival = parse_date(decoded.arrival_date)
@@ -85,6 +101,24 @@ def _analyse(raw: bytes, options: AnalysisOptions) -> Analysis:
         date=parse_date(report.header("Date")),
         mail_system=decoded.mail_system,
     )
+
+
+def _forwarded(report: Report, options: AnalysisOptions) -> Analysis | None:
+    """The analysis of the report that a person forwarded in ``report``, if it forwards one.
+
+    A forwarded campaign mail, person's mail or auto-reply leaves ``report`` a person's mail.
+    """
+    for inner in forwarded_messages(report):
+        carried = _analyse(inner, options, forwarded=True)
+        if carried.kind in _FORWARDED_KINDS:
+            break
+    else:
+        return None
+    if carried.tracker_key is None:  # the forward may attach the original the report returned
+        ref = find_campaign(report.msg, options)
+        original_message_id = carried.original_message_id or ref.original_message_id
+        carried = replace(carried, tracker_key=ref.tracker_key, original_message_id=original_message_id)
+    return carried
 
 
 __all__ = ["PARSER_VERSION", "Analysis", "AnalysisOptions", "Kind", "Reason", "Recipient", "analyse"]

@@ -99,6 +99,7 @@ class Analysis:
     date: datetime | None = None  # the report's Date header
     mail_system: str | None = None  # which mail-system module decoded it
     error: str | None = None  # why the analysis could not finish, if it could not
+    forwarded: bool = False  # a person forwarded the report: the results are the report's
     notes: tuple[str, ...] = field(default=())  # short explanations, for `bouncer parse` readers
 
     def to_contract(self, source: str) -> dict[str, Any]:

@@ -195,8 +195,15 @@ def test_a_mail_systems_report_wrapping_another_report() -> None:
     assert (r.address, r.reason, r.hard) == ("gone@example.org", Reason.USERUNKNOWN, True)
 
 
-def test_a_person_forwarding_a_report_is_not_a_bounce() -> None:
+def test_a_person_forwarding_a_report_is_taken_for_the_report_and_marked_forwarded() -> None:
     result = analyse(_wrapping("Someone <someone@example.com>", "Fwd: Returned mail"))
+    assert result.kind is Kind.BOUNCE and result.forwarded
+    assert result.mail_system == "RFC3464 (forwarded)"
+    assert [r.address for r in result.recipients] == ["gone@example.org"]
+
+
+def test_a_person_attaching_a_report_without_calling_it_a_forward_is_not_a_bounce() -> None:
+    result = analyse(_wrapping("Someone <someone@example.com>", "have a look at this"))
     assert result.kind is Kind.NOT_BOUNCE
 
 

@@ -44,6 +44,12 @@ def test_the_dispose_setting_applies_and_an_analysis_error_leaves_the_message_al
     assert disposition_for(account("bounce", dispose), Analysis(kind=Kind.BOUNCE, error="broken MIME")) == "none"
 
 
+def test_a_forwarded_bounce_stays_in_a_group_inbox_but_leaves_a_bounce_inbox() -> None:
+    forwarded = Analysis(kind=Kind.BOUNCE, forwarded=True)
+    assert disposition_for(account("group"), forwarded) == "none"
+    assert disposition_for(account("bounce"), forwarded) == account("bounce").dispose
+
+
 def fetched(raw: bytes, index: int) -> FetchedMessage:
     return FetchedMessage("t", "a", "INBOX", index, 1, str(index), raw, len(raw))
 
