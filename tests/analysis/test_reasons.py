@@ -14,7 +14,9 @@ from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import AGENT_WORDS, _names_an_agent, reason_from_agent
 from bouncer.analysis.reasons.phrases import EXCLUDERS, MATCH_LIMIT, MATCHERS, _guard, _Table, normalise, says
 from bouncer.analysis.reasons.status import (
+    _PLAIN_STATUS,
     _STATUS_IN_TEXT,
+    _search_status,
     find_reply_code,
     find_status,
     prefer,
@@ -332,6 +334,24 @@ def test_status_codes_are_found_where_the_plain_pattern_finds_them() -> None:
     for text in texts:
         found = [(m.start() + 1, m.groups()) for m in plain.finditer(text, 0, 8000)]
         assert [(m.start(), m.groups()) for m in _STATUS_IN_TEXT.finditer(text, 0, 8000)] == found, text
+
+
+def test_a_bare_status_is_looked_up_as_the_search_finds_it() -> None:
+    draw = random.Random(3465)
+    texts = list(_PLAIN_STATUS)
+    texts += [f"{draw.choice('0123456789')}.{draw.randint(0, 1200)}.{draw.randint(0, 1200)}" for _ in range(5000)]
+    texts += [
+        f"{c}.{s}.{d}"
+        for c in "245"
+        for s in ("0", "00", "01", "07", "08", "8", "10", "007")
+        for d in ("0", "00", "01", "5", "100", "1000")
+    ]
+    padded = [
+        draw.choice(["", " ", "\t", "\n ", "\x1c", "\u3000"]) + t + draw.choice(["", " ", "\n", "\r\n"]) for t in texts
+    ]
+    texts += [*padded, " " * 7995 + "5.1.1", " " * 7996 + "5.1.1", "5.1.1" + " " * 8000, "5.1.1.", "5.1.1.1", "x5.1.1"]
+    for text in texts:
+        assert find_status(text) == _search_status(text), repr(text)
 
 
 @pytest.mark.parametrize(

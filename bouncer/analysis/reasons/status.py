@@ -205,6 +205,18 @@ _REPLY_IN_TEXT = re.compile(r"[245](?<![\d.\-][245])[0-5]\d(?=[ \-]|$)(?![\-.]\d
 _VERSION_WORDS = ("version ", "release ", " v", "ver. ", "ver ")
 
 
+# A Status: field is most often a bare code ("5.1.1"): what find_status makes of each bare
+# code without leading zeros, looked up instead of searched (a search costs 20x more).
+# Subjects above 7 are no status (find_status skips them); details up to 99 cover real codes.
+_PLAIN_STATUS: dict[str, str] = {
+    f"{cls}.{subject}.{detail}": (f"{cls}.{subject}.{detail}" if subject <= 7 else "")
+    for cls in "245"
+    for subject in range(10)
+    for detail in range(100)
+}
+_PLAIN_STATUS[""] = ""
+
+
 def find_status(text: str) -> str:
     """The enhanced status code a diagnostic text states, '' when none.
 
@@ -212,6 +224,14 @@ def find_status(text: str) -> str:
     last specific one is the remote verdict: "554 4.4.7 Message expired ... <421 4.4.2
     Connection timed out>" failed on 4.4.2.
     """
+    plain = _PLAIN_STATUS.get(text.strip())
+    if plain is not None and len(text) <= 8000:  # the search reads 8000 characters
+        return plain
+    return _search_status(text)
+
+
+def _search_status(text: str) -> str:
+    """``find_status`` by searching the text for every code in it."""
     first = ""
     last_specific = ""
     for m in _STATUS_IN_TEXT.finditer(text, 0, 8000):
