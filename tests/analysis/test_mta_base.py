@@ -204,3 +204,43 @@ def test_line_anchored_recipient_patterns_match_only_at_the_line_start() -> None
                 found = [m.span() for m in pattern.finditer(text, start, end)]
                 matched = pattern.match(text, start, end)
                 assert found == ([] if matched is None else [matched.span()])
+
+
+def _find_command_plainly(text: str) -> str:
+    """``base.find_command`` without its one-search shortcut for texts naming no command."""
+    if not text:
+        return ""
+    head = text[:4000]
+    lowered = head.lower()
+    for command, words, lower_words in base._STAGE_WORDS:
+        if not (any(w in head for w in words) or any(w in lowered for w in lower_words)):
+            continue
+        if command == "DATA" and not any(w in lowered for w in lower_words) and not base._DATA_WORD.search(head):
+            continue
+        if command == "RCPT" and "RCPT first" in head:
+            return ""
+        return command
+    if "talking to" in lowered and base._REFUSED_AT_GREETING.search(head):
+        return "EHLO"
+    return ""
+
+
+def test_find_command_names_what_the_plain_way_names() -> None:
+    import random
+
+    draw = random.Random(5321)
+    words = [w for _, ws, ls in base._STAGE_WORDS for w in (*ws, *ls)]
+    pieces = [*words, *(w.lower() for w in words), *(w.upper() for w in words), *(w[1:] for w in words)]
+    pieces += [w[:-1] for w in words] + [
+        " ",
+        "x",
+        "while talking to mx.example:",
+        " <<< 554 ",
+        "RCPT first",
+        "İ",
+        "\u212a",
+    ]
+    texts = [" ".join(draw.choice(pieces) for _ in range(draw.randint(0, 5))) for _ in range(20_000)]
+    texts += ["x" * 3998 + "DATA", "x" * 3997 + "HELO", "x" * 4000 + "HELO"]
+    for text in texts:
+        assert base.find_command(text) == _find_command_plainly(text), text

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
-from functools import lru_cache
 from typing import Any, Generic, TypeVar, overload
 
 from bouncer.analysis import mime
@@ -97,15 +96,27 @@ _DATA_WORD = re.compile(r"\bDATA\b")
 _REFUSED_AT_GREETING = re.compile(r"while talking to [^\s:]+:?\s*<<< [45]\d\d", re.I)
 
 
-@lru_cache(maxsize=512)
-def find_command(text: str) -> str:
-    """The SMTP command a failure answered: the latest in the session that the text names.
+# A necessary condition for find_command to name a command: every word above, lower-cased,
+# contains one of these, as does "talking to". Most diagnostics hold none: these few
+# substring tests of the lowered text settle them (cheaper than one search for all of them,
+# whose first letters are common ones).
+_STAGE_WORD_KEYS = (
+    "data", "rcpt", "not like recipient", "mail from", "mail command", "mail_from", "auth ", "starttls", "ehlo",
+    "helo", "initial connection", "talking to",
+)  # fmt: skip
 
-    Memoised: decoders and the finishing step ask about the same diagnostic."""
+
+def find_command(text: str) -> str:
+    """The SMTP command a failure answered: the latest in the session that the text names."""
     if not text:
         return ""
     head = text[:4000]
     lowered = head.lower()
+    for key in _STAGE_WORD_KEYS:
+        if key in lowered:
+            break
+    else:
+        return ""
     for command, words, lower_words in _STAGE_WORDS:
         hit = any(w in head for w in words) or any(w in lowered for w in lower_words)
         if not hit:
