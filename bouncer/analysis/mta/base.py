@@ -117,12 +117,19 @@ def find_command(text: str) -> str:
             break
     else:
         return ""
+    # plain loops, not any() over generators: this runs for every recipient
     for command, words, lower_words in _STAGE_WORDS:
-        hit = any(w in head for w in words) or any(w in lowered for w in lower_words)
-        if not hit:
-            continue
-        if command == "DATA" and not any(w in lowered for w in lower_words) and not _DATA_WORD.search(head):
-            continue  # "DATABASE", "METADATA"
+        for word in lower_words:
+            if word in lowered:
+                break
+        else:  # no lower-case word: one of the case-sensitive ones, then
+            for word in words:
+                if word in head:
+                    break
+            else:
+                continue
+            if command == "DATA" and not _DATA_WORD.search(head):
+                continue  # "DATABASE", "METADATA"
         if command == "RCPT" and "RCPT first" in head:
             return ""
         return command
