@@ -437,6 +437,8 @@ class Report:
     def __init__(self, msg: Message) -> None:
         self.msg = msg
         self._header_values: dict[str, str] = {}  # header(name) by name: decoders ask for From several times
+        # a decoder's answers about this report that both its matches() and decode() need, by decoder
+        self.memo: dict[str, str] = {}
 
     @cached_property
     def parts(self) -> list[tuple[Message, int, str]]:

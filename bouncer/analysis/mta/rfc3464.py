@@ -119,7 +119,10 @@ def supplement_from_text(report: Report, recipients: list[Found]) -> None:
     Postfix, for one, often leaves Diagnostic-Code out of the report but explains each
     recipient in a paragraph of its text part.
     """
-    if all(_said_enough(item) for item in recipients):
+    for item in recipients:  # a plain loop: all() over a generator costs more
+        if not _said_enough(item):
+            break
+    else:
         return  # the report said it all: no need to read its text part
     text = report.text_before_original
     if not text:
