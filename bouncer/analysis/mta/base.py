@@ -66,7 +66,8 @@ def clean_address(text: str) -> str:
         if not m2:
             return ""
         candidate = m2.group(0)
-    candidate = candidate.strip().strip("<>\"'.,;:()[]").lower()
+    # (neither pattern matches whitespace: no strip() of it needed)
+    candidate = candidate.strip("<>\"'.,;:()[]").lower()
     if candidate.startswith("mailto:"):
         candidate = candidate[7:]
     if "@" not in candidate or candidate.startswith("@") or candidate.endswith("@"):

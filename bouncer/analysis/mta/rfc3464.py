@@ -50,6 +50,9 @@ def matches(report: Report) -> bool:
 
 
 def normal_action(value: str) -> str:
+    known = _ACTIONS.get(value)
+    if known is not None:
+        return known  # the usual case, the word alone: what the general way below gives it
     word = value.strip().lower().split(" ", 1)[0] if value.strip() else ""
     return _ACTIONS.get(word, word)
 
