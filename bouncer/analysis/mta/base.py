@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any, Generic, TypeVar, overload
@@ -266,7 +266,7 @@ def fields_of_parsed_blocks(parts: list[Message]) -> tuple[list[dict[str, str]],
             for name, value in block._headers:  # type: ignore[union-attr]
                 if type(value) is not str or type(name) is not str:
                     return None
-                continuations: list[str] = []
+                continuations: Sequence[str] = ()  # no list allocated for the usual one-line field
                 if "\n" in value:
                     value, _, rest = value.partition("\n")
                     continuations = rest.split("\n")
