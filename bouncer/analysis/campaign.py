@@ -52,6 +52,9 @@ def find_campaign(report: Message, options: AnalysisOptions) -> CampaignRef:
             return CampaignRef(tracker_key=key, original_message_id=message_id(original, heads) or first_id)
         if first_id is None and not is_report:
             first_id = message_id(original, heads)
+            # With the Message-ID known, a copy without a key changes nothing (patterns read
+            # the whole text, so with them every copy counts).
+            walks.only_keys_matter = first_id is not None and not patterns
     return CampaignRef(original_message_id=first_id)
 
 

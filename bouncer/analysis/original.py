@@ -89,6 +89,10 @@ _MAX_BLOCK_LINES = 2000
 
 _MAYBE_WIDE = re.compile(r"utf-?(?:16|32|7)|ucs|ebcdic|ibm|cp\d", re.IGNORECASE)
 _MAYBE_WIDE_LOWER = re.compile(_MAYBE_WIDE.pattern)  # for lower-cased ASCII text
+# _MAYBE_WIDE's alternatives that are no plain strings, for lower-cased bytes: one pattern each,
+# so that each starts with a literal (searched at C speed; the alternation tries every byte).
+_WIDE_UTF_LOWER_BYTES = re.compile(rb"utf-?(?:16|32|7)")
+_CODE_PAGE_LOWER_BYTES = re.compile(rb"cp\d")
 # Transfer encodings that can hide a link from a plain byte search: a line
 # "Content-Transfer-Encoding: quoted-printable" or "...: base64", as a search of
 # b"\n" + data.lower() finds it (see _EVIDENCE_AFTER_LF); group 1 is the encoding.
@@ -142,11 +146,15 @@ class PartWalks:
     block is read once for everything the lookup asks of it.)
     """
 
-    __slots__ = ("_heads", "_walked")
+    __slots__ = ("_heads", "_walked", "only_keys_matter")
 
     def __init__(self) -> None:
         self._walked: dict[int, tuple[Message, list[_Part]]] = {}
         self._heads: dict[int, tuple[Message, dict[str, list[str]], dict[str, str]]] = {}
+        # Set by a lookup that already has the original's Message-ID and reads no deployment
+        # patterns: from then on a copy that cannot hold a key changes nothing it reports, so
+        # an inline copy is parsed only if it may hold one (see _may_hold_key).
+        self.only_keys_matter = False
 
     def parts(self, msg: Message) -> list[_Part]:
         entry = self._walked.get(id(msg))
@@ -237,6 +245,13 @@ def returned_copies(report: Message, inline: bool, walks: PartWalks) -> Iterator
         lowered = b"\n" + data.lower()  # offsets in it are those of data, plus one
         start = _header_block_start(data, lowered)
         if start is not None:
+            if walks.only_keys_matter and not _may_hold_key(lowered, start):
+                # Neither this copy nor one nested in it can hold a key: nothing to parse.
+                # (It still counts towards MAX_ORIGINALS, as it would have.)
+                handed_out += 1
+                if handed_out >= MAX_ORIGINALS:
+                    return
+                continue
             copy = data[start:]
             # Headers are all we need unless a link could hide in the body. (lowered[start:]
             # is b"\n" + copy.lower(): the block starts at a line.)
@@ -563,6 +578,30 @@ def _body_may_hold_link(copy: bytes, lowered: bytes, start: int) -> bool:
             if b"dentifier" in decoded or b"\x00" in decoded:
                 return True
     return False
+
+
+def _may_hold_key(lowered: bytes, start: int) -> bool:
+    """Whether an inline copy (``lowered[start:]`` = ``b"\n" + copy.lower()``), or a message
+    nested in it, may yield a tracker key: a superset, by byte checks.
+
+    A key is read from a link ("identifier=", case-sensitive, so "dentifier" is in the text),
+    an X-CampTrackID header, or text only a decoding makes: a transfer encoding (named in a
+    Content-Transfer-Encoding header), quoted-printable left in place (read only when "=3D"
+    is there), a charset that does not write ASCII as ASCII (named as _MAYBE_WIDE finds it,
+    or UTF-16/32 text, which has NULs), HTML converted to text (a text/html part). Each of
+    these leaves its trace in the copy's own bytes.
+    """
+    for trace in (b"dentifier", b"x-camptrackid", b"content-transfer-encoding", b"=3d", b"\x00", b"text/html"):
+        if lowered.find(trace, start) >= 0:
+            return True
+    # What _MAYBE_WIDE finds.
+    for trace in (b"ucs", b"ibm", b"ebcdic"):
+        if lowered.find(trace, start) >= 0:
+            return True
+    return (
+        _WIDE_UTF_LOWER_BYTES.search(lowered, start) is not None
+        or _CODE_PAGE_LOWER_BYTES.search(lowered, start) is not None
+    )
 
 
 def _parse(data: bytes) -> Message:
