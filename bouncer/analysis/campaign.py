@@ -9,7 +9,7 @@ from email.message import Message
 from typing import TYPE_CHECKING
 
 from bouncer.analysis import fastparse
-from bouncer.analysis.original import PartWalks, message_id, original_texts, returned_copies
+from bouncer.analysis.original import PartWalks, may_return_copies, message_id, original_texts, returned_copies
 from bouncer.analysis.tracker import (
     key_from_body,
     key_from_camptrackid,
@@ -119,6 +119,8 @@ def _originals(report: Message, walks: PartWalks) -> Iterator[tuple[Message, boo
     for _ in range(MAX_NESTING - 1):
         inner: list[tuple[Message, bool]] = []
         for original, is_report in level:
+            if not may_return_copies(original, is_report, walks):
+                continue  # the usual original, a single text part: nothing attached to it
             for found, _ in returned_copies(original, is_report, walks):
                 entry = (found, _is_report(found, walks.heads(found)))
                 inner.append(entry)

@@ -262,6 +262,31 @@ def returned_copies(report: Message, inline: bool, walks: PartWalks) -> Iterator
                 return
 
 
+def may_return_copies(msg: Message, inline: bool, walks: PartWalks) -> bool:
+    """False when :func:`returned_copies` (``msg``, ``inline``) surely finds nothing: ``msg``
+    is a single text (or unsplit multipart) part that is not a headers part nor an attached
+    file, and, if ``inline``, its body is empty. (The usual returned original: a lookup asks
+    this of every original before walking it for messages attached to it.)
+    """
+    parts = walks.parts(msg)
+    if len(parts) != 1:
+        return True
+    found = parts[0]
+    part, ctype, _ = found
+    if part is not msg:  # (a lone part of a multipart may be an original written bare)
+        return True
+    # returned_copies hands out a message/* part, a headers part, a file, or an attachment.
+    if not ctype.startswith("multipart/") and (
+        not ctype.startswith("text/") or ctype in _HEADER_PARTS or _is_attachment(found)
+    ):
+        return True
+    if not inline:
+        return False  # the text itself is read only when inline
+    # An empty text (or none) decodes to b"", in which no header block is found.
+    payload = getattr(part, "_payload", None)
+    return isinstance(payload, str) and payload != ""
+
+
 def _decoded(found: _Part, limit: int) -> bytes:
     """Done by hand rather than with ``get_payload(decode=True)``: a 20 MB part costs only the
     prefix we read, and a broken encoding yields what can be read instead of nothing."""
@@ -585,13 +610,14 @@ def _may_hold_key(lowered: bytes, start: int) -> bool:
     nested in it, may yield a tracker key: a superset, by byte checks.
 
     A key is read from a link ("identifier=", case-sensitive, so "dentifier" is in the text),
-    an X-CampTrackID header, or text only a decoding makes: a transfer encoding (named in a
-    Content-Transfer-Encoding header), quoted-printable left in place (read only when "=3D"
-    is there), a charset that does not write ASCII as ASCII (named as _MAYBE_WIDE finds it,
-    or UTF-16/32 text, which has NULs), HTML converted to text (a text/html part). Each of
-    these leaves its trace in the copy's own bytes.
+    an X-CampTrackID header, or text only a decoding makes: a transfer encoding (a
+    Content-Transfer-Encoding value that is "base64" or "quoted-printable" once stripped),
+    quoted-printable left in place (read only when "=3D" is there), a charset that does not
+    write ASCII as ASCII (named as _MAYBE_WIDE finds it, or UTF-16/32 text, which has NULs),
+    HTML converted to text (a text/html part). Each of these leaves its trace in the copy's
+    own bytes.
     """
-    for trace in (b"dentifier", b"x-camptrackid", b"content-transfer-encoding", b"=3d", b"\x00", b"text/html"):
+    for trace in (b"dentifier", b"x-camptrackid", b"base64", b"quoted-printable", b"=3d", b"\x00", b"text/html"):
         if lowered.find(trace, start) >= 0:
             return True
     # What _MAYBE_WIDE finds.
