@@ -378,6 +378,16 @@ def _parts(msg: Message, root_headers: dict[str, str] | None = None) -> list[_Pa
     found: list[_Part] = []
     stack: list[tuple[Message, int]] = [(msg, 0)]
     seen = 0
+    if root_headers is None:
+        # A multipart root is only descended into: its Content-Type is all that is read of
+        # it, and the parser remembered that (a report's root has dozens of header fields).
+        value = fastparse.content_type_field(msg)
+        payload = getattr(msg, "_payload", None)
+        if type(value) is str and value.isascii() and isinstance(payload, list):  # (else as below)
+            ctype = value.partition(";")[0].strip().lower()
+            if ctype.startswith("multipart/") and ctype.count("/") == 1:
+                stack = [(p, 1) for p in reversed(payload) if isinstance(p, Message)]
+                seen = 1
     while stack and seen < MAX_PARTS:
         part, depth = stack.pop()
         seen += 1

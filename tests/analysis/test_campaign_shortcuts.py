@@ -170,3 +170,15 @@ def test_may_return_copies_is_false_only_when_nothing_is_returned() -> None:
             level = inner
             assert depth < 2
     assert checked > 100
+
+
+@pytest.mark.parametrize("parser", _parsers(), ids=lambda p: p[0])
+def test_parts_of_a_multipart_root_read_from_its_content_type_alone(parser: tuple[str, object]) -> None:
+    """_parts skips the header map of a multipart root: the same parts as with it read."""
+    msg_of = parser[1]
+    assert callable(msg_of)
+    for raw in [path.read_bytes() for path in REAL_MESSAGES] + [raw for _, raw in GENERATED]:
+        msg = msg_of(raw)
+        quick = original._parts(msg)
+        thorough = original._parts(msg, original._header_map(msg))
+        assert [(p.message, p.ctype, p.headers) for p in quick] == [(p.message, p.ctype, p.headers) for p in thorough]
