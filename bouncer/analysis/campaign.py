@@ -9,7 +9,7 @@ from email.message import Message
 from typing import TYPE_CHECKING
 
 from bouncer.analysis import fastparse
-from bouncer.analysis.original import PartWalks, message_id, original_texts, returned_copies
+from bouncer.analysis.original import PartWalks, may_return_copies, message_id, original_texts, returned_copies
 from bouncer.analysis.tracker import (
     key_from_body,
     key_from_camptrackid,
@@ -52,6 +52,9 @@ def find_campaign(report: Message, options: AnalysisOptions) -> CampaignRef:
             return CampaignRef(tracker_key=key, original_message_id=message_id(original, heads) or first_id)
         if first_id is None and not is_report:
             first_id = message_id(original, heads)
+            # With the Message-ID known, a copy without a key changes nothing (patterns read
+            # the whole text, so with them every copy counts).
+            walks.only_keys_matter = first_id is not None and not patterns
     return CampaignRef(original_message_id=first_id)
 
 
@@ -116,6 +119,8 @@ def _originals(report: Message, walks: PartWalks) -> Iterator[tuple[Message, boo
     for _ in range(MAX_NESTING - 1):
         inner: list[tuple[Message, bool]] = []
         for original, is_report in level:
+            if not may_return_copies(original, is_report, walks):
+                continue  # the usual original, a single text part: nothing attached to it
             for found, _ in returned_copies(original, is_report, walks):
                 entry = (found, _is_report(found, walks.heads(found)))
                 inner.append(entry)

@@ -89,6 +89,10 @@ _MAX_BLOCK_LINES = 2000
 
 _MAYBE_WIDE = re.compile(r"utf-?(?:16|32|7)|ucs|ebcdic|ibm|cp\d", re.IGNORECASE)
 _MAYBE_WIDE_LOWER = re.compile(_MAYBE_WIDE.pattern)  # for lower-cased ASCII text
+# _MAYBE_WIDE's alternatives that are no plain strings, for lower-cased bytes: one pattern each,
+# so that each starts with a literal (searched at C speed; the alternation tries every byte).
+_WIDE_UTF_LOWER_BYTES = re.compile(rb"utf-?(?:16|32|7)")
+_CODE_PAGE_LOWER_BYTES = re.compile(rb"cp\d")
 # Transfer encodings that can hide a link from a plain byte search: a line
 # "Content-Transfer-Encoding: quoted-printable" or "...: base64", as a search of
 # b"\n" + data.lower() finds it (see _EVIDENCE_AFTER_LF); group 1 is the encoding.
@@ -142,11 +146,15 @@ class PartWalks:
     block is read once for everything the lookup asks of it.)
     """
 
-    __slots__ = ("_heads", "_walked")
+    __slots__ = ("_heads", "_walked", "only_keys_matter")
 
     def __init__(self) -> None:
         self._walked: dict[int, tuple[Message, list[_Part]]] = {}
         self._heads: dict[int, tuple[Message, dict[str, list[str]], dict[str, str]]] = {}
+        # Set by a lookup that already has the original's Message-ID and reads no deployment
+        # patterns: from then on a copy that cannot hold a key changes nothing it reports, so
+        # an inline copy is parsed only if it may hold one (see _may_hold_key).
+        self.only_keys_matter = False
 
     def parts(self, msg: Message) -> list[_Part]:
         entry = self._walked.get(id(msg))
@@ -237,6 +245,13 @@ def returned_copies(report: Message, inline: bool, walks: PartWalks) -> Iterator
         lowered = b"\n" + data.lower()  # offsets in it are those of data, plus one
         start = _header_block_start(data, lowered)
         if start is not None:
+            if walks.only_keys_matter and not _may_hold_key(lowered, start):
+                # Neither this copy nor one nested in it can hold a key: nothing to parse.
+                # (It still counts towards MAX_ORIGINALS, as it would have.)
+                handed_out += 1
+                if handed_out >= MAX_ORIGINALS:
+                    return
+                continue
             copy = data[start:]
             # Headers are all we need unless a link could hide in the body. (lowered[start:]
             # is b"\n" + copy.lower(): the block starts at a line.)
@@ -245,6 +260,31 @@ def returned_copies(report: Message, inline: bool, walks: PartWalks) -> Iterator
             handed_out += 1
             if handed_out >= MAX_ORIGINALS:
                 return
+
+
+def may_return_copies(msg: Message, inline: bool, walks: PartWalks) -> bool:
+    """False when :func:`returned_copies` (``msg``, ``inline``) surely finds nothing: ``msg``
+    is a single text (or unsplit multipart) part that is not a headers part nor an attached
+    file, and, if ``inline``, its body is empty. (The usual returned original: a lookup asks
+    this of every original before walking it for messages attached to it.)
+    """
+    parts = walks.parts(msg)
+    if len(parts) != 1:
+        return True
+    found = parts[0]
+    part, ctype, _ = found
+    if part is not msg:  # (a lone part of a multipart may be an original written bare)
+        return True
+    # returned_copies hands out a message/* part, a headers part, a file, or an attachment.
+    if not ctype.startswith("multipart/") and (
+        not ctype.startswith("text/") or ctype in _HEADER_PARTS or _is_attachment(found)
+    ):
+        return True
+    if not inline:
+        return False  # the text itself is read only when inline
+    # An empty text (or none) decodes to b"", in which no header block is found.
+    payload = getattr(part, "_payload", None)
+    return isinstance(payload, str) and payload != ""
 
 
 def _decoded(found: _Part, limit: int) -> bytes:
@@ -338,6 +378,16 @@ def _parts(msg: Message, root_headers: dict[str, str] | None = None) -> list[_Pa
     found: list[_Part] = []
     stack: list[tuple[Message, int]] = [(msg, 0)]
     seen = 0
+    if root_headers is None:
+        # A multipart root is only descended into: its Content-Type is all that is read of
+        # it, and the parser remembered that (a report's root has dozens of header fields).
+        value = fastparse.content_type_field(msg)
+        payload = getattr(msg, "_payload", None)
+        if type(value) is str and value.isascii() and isinstance(payload, list):  # (else as below)
+            ctype = value.partition(";")[0].strip().lower()
+            if ctype.startswith("multipart/") and ctype.count("/") == 1:
+                stack = [(p, 1) for p in reversed(payload) if isinstance(p, Message)]
+                seen = 1
     while stack and seen < MAX_PARTS:
         part, depth = stack.pop()
         seen += 1
@@ -563,6 +613,31 @@ def _body_may_hold_link(copy: bytes, lowered: bytes, start: int) -> bool:
             if b"dentifier" in decoded or b"\x00" in decoded:
                 return True
     return False
+
+
+def _may_hold_key(lowered: bytes, start: int) -> bool:
+    """Whether an inline copy (``lowered[start:]`` = ``b"\n" + copy.lower()``), or a message
+    nested in it, may yield a tracker key: a superset, by byte checks.
+
+    A key is read from a link ("identifier=", case-sensitive, so "dentifier" is in the text),
+    an X-CampTrackID header, or text only a decoding makes: a transfer encoding (a
+    Content-Transfer-Encoding value that is "base64" or "quoted-printable" once stripped),
+    quoted-printable left in place (read only when "=3D" is there), a charset that does not
+    write ASCII as ASCII (named as _MAYBE_WIDE finds it, or UTF-16/32 text, which has NULs),
+    HTML converted to text (a text/html part). Each of these leaves its trace in the copy's
+    own bytes.
+    """
+    for trace in (b"dentifier", b"x-camptrackid", b"base64", b"quoted-printable", b"=3d", b"\x00", b"text/html"):
+        if lowered.find(trace, start) >= 0:
+            return True
+    # What _MAYBE_WIDE finds.
+    for trace in (b"ucs", b"ibm", b"ebcdic"):
+        if lowered.find(trace, start) >= 0:
+            return True
+    return (
+        _WIDE_UTF_LOWER_BYTES.search(lowered, start) is not None
+        or _CODE_PAGE_LOWER_BYTES.search(lowered, start) is not None
+    )
 
 
 def _parse(data: bytes) -> Message:
