@@ -10,7 +10,7 @@ from bouncer.analysis.reasons import Evidence, classify
 from bouncer.analysis.reasons.lda import reason_from_agent
 from bouncer.analysis.reasons.phrases import MATCH_LIMIT
 from bouncer.analysis.reasons.status import find_reply_code, find_status, prefer, pseudo_status
-from bouncer.analysis.result import Recipient, make_recipient
+from bouncer.analysis.result import Recipient
 from bouncer.analysis.rhost import reason_from_provider
 from bouncer.analysis.taxonomy import Kind, Reason, is_hard
 
@@ -115,7 +115,7 @@ def finish_recipient(found: Found, reporting_mta: str = "", arrival_date: dateti
             action = "delivered"
         elif status[:1] in ("4", "5"):
             action = "failed"
-    return make_recipient(
+    return Recipient(
         address=found.address.lower(),
         action=action,
         status=status,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -41,47 +41,6 @@ class Recipient:
             "diagnostic": self.diagnostic,
             "remote_mta": self.remote_mta,
         }
-
-
-# A frozen dataclass's __init__ sets each field with a Python-level object.__setattr__ call;
-# the slots' own setters (C) build the same object in half the time. The engine makes one
-# Recipient per recipient, with make_recipient (a test keeps both in step with the fields).
-(
-    _set_address,
-    _set_action,
-    _set_status,
-    _set_reply_code,
-    _set_reason,
-    _set_hard,
-    _set_diagnostic,
-    _set_remote_mta,
-    _set_arrival_date,
-) = (getattr(Recipient, f.name).__set__ for f in fields(Recipient))
-
-
-def make_recipient(
-    address: str,
-    action: str,
-    status: str,
-    reply_code: str,
-    reason: Reason,
-    hard: bool,
-    diagnostic: str,
-    remote_mta: str,
-    arrival_date: datetime | None,
-) -> Recipient:
-    """``Recipient(...)`` with every field given, built faster."""
-    recipient: Recipient = object.__new__(Recipient)
-    _set_address(recipient, address)
-    _set_action(recipient, action)
-    _set_status(recipient, status)
-    _set_reply_code(recipient, reply_code)
-    _set_reason(recipient, reason)
-    _set_hard(recipient, hard)
-    _set_diagnostic(recipient, diagnostic)
-    _set_remote_mta(recipient, remote_mta)
-    _set_arrival_date(recipient, arrival_date)
-    return recipient
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,7 @@ evidence, never from who sent it.
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import FrozenInstanceError, fields
-from datetime import UTC, datetime
-
-import pytest
-
 from bouncer.analysis import PARSER_VERSION, AnalysisOptions, analyse
-from bouncer.analysis.result import Recipient, make_recipient
 from bouncer.analysis.taxonomy import Kind, Reason
 
 CAMPAIGN_KEY = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
@@ -179,16 +172,3 @@ def test_spanish_out_of_office_is_an_autoreply() -> None:
     result = analyse(raw)
     assert result.kind is Kind.AUTOREPLY
     assert result.recipients[0].address == "lectora@example.es"
-
-
-def test_make_recipient_builds_what_the_constructor_builds() -> None:
-    names = [f.name for f in fields(Recipient)]
-    assert list(inspect.signature(make_recipient).parameters) == names
-    values = ("a@example.org", "failed", "5.1.1", "550", Reason.USERUNKNOWN, True, "550 5.1.1 no such user",
-              "mx.example.org", datetime(2024, 3, 12, tzinfo=UTC))  # fmt: skip
-    made = make_recipient(*values)
-    assert made == Recipient(*values)
-    assert [getattr(made, name) for name in names] == list(values)
-    assert hash(made) == hash(Recipient(*values))
-    with pytest.raises(FrozenInstanceError):
-        made.status = "4.0.0"  # type: ignore[misc]
