@@ -19,7 +19,7 @@ from bouncer.analysis.mta.base import Report
 from bouncer.analysis.result import Analysis, Recipient
 from bouncer.analysis.taxonomy import Kind, Reason
 
-PARSER_VERSION = "1.3.1"
+PARSER_VERSION = "1.4.0"  # 1.4: forwarded reports are read as the report they carry
 
 # Bytes of a message that are parsed. A report, its delivery-status fields and the head of
 # the returned original come first; what lies beyond (a big attachment of the original)
