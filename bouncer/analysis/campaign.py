@@ -37,7 +37,7 @@ def find_campaign(report: Message, options: AnalysisOptions) -> CampaignRef:
     """Look for the returned original inside ``report`` (a compat32 tree) and read its key.
 
     Only the returned original counts, never the report's own text: the key is read from the
-    copies :func:`returned_originals` finds, in their order of trust, and the first copy that
+    copies :func:`returned_copies` finds, in their order of trust, and the first copy that
     has a key wins. No key found means ``None``; nothing is guessed.
     """
     first_id: str | None = None

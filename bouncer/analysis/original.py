@@ -28,7 +28,6 @@ import codecs
 import html
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import Message
 from typing import Literal, NamedTuple
 
@@ -131,14 +130,6 @@ class _Part(NamedTuple):
     headers: dict[str, str]  # lower-case name -> first value
 
 
-@dataclass(frozen=True, slots=True)
-class ReturnedOriginal:
-    """One copy of the original mail inside a report, and how the report carried it."""
-
-    message: Message
-    wrapper: Wrapper
-
-
 class PartWalks:
     """The parts and headers of each message read during one lookup, so that none is read twice.
 
@@ -177,21 +168,14 @@ class PartWalks:
         return heads
 
 
-def returned_originals(
-    report: Message, *, inline: bool = True, walks: PartWalks | None = None
-) -> Iterator[ReturnedOriginal]:
-    """The copies of the original a report carries, most trustworthy first.
+def returned_copies(report: Message, inline: bool, walks: PartWalks) -> Iterator[tuple[Message, Wrapper]]:
+    """The copies of the original a report carries, most trustworthy first, each with how the
+    report carried it.
 
     Lazy: a caller that finds what it needs in the first copy pays nothing for the rest.
     ``inline=False`` skips copies quoted in the text (used inside an original, where the text
     is the original's own and only attached messages count).
     """
-    for original, wrapper in returned_copies(report, inline, walks or PartWalks()):
-        yield ReturnedOriginal(original, wrapper)
-
-
-def returned_copies(report: Message, inline: bool, walks: PartWalks) -> Iterator[tuple[Message, Wrapper]]:
-    """:func:`returned_originals` as plain pairs (message, wrapper), for the lookup's own use."""
     attachments: list[_Part] = []
     texts: list[_Part] = []
     htmls: list[_Part] = []
