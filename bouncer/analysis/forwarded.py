@@ -27,14 +27,16 @@ from bouncer.analysis.mta.base import Report
 # from Spanish, Catalan, French, German, Italian and Portuguese mail clients.
 _FROM = ("from", "de", "von", "da", "van")
 _SUBJECT = ("subject", "asunto", "assumpte", "objet", "betreff", "oggetto", "assunto", "onderwerp")
-_DATE = ("date", "sent", "fecha", "enviado", "enviado el", "enviat", "enviat el", "data", "envoyé", "envoyé le")
-_DATE_MORE = ("gesendet", "inviato", "datum", "verzonden")
+_DATE = (
+    "date", "sent", "fecha", "enviado", "enviado el", "enviat", "enviat el", "data", "envoyé", "envoyé le",
+    "gesendet", "inviato", "datum", "verzonden",
+)  # fmt: skip
 _TO = ("to", "para", "per", "per a", "à", "an", "a", "aan")
 _SKIPPED = ("cc", "message-id", "reply-to", "return-path")  # part of the block, not needed
 _FIELD_NAMES: dict[str, str] = {
     **dict.fromkeys(_FROM, "From"),
     **dict.fromkeys(_SUBJECT, "Subject"),
-    **dict.fromkeys(_DATE + _DATE_MORE, "Date"),
+    **dict.fromkeys(_DATE, "Date"),
     **dict.fromkeys(_TO, "To"),
     **dict.fromkeys(_SKIPPED, ""),
 }
