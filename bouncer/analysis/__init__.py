@@ -16,10 +16,10 @@ from bouncer.analysis.finish import finish_recipient, kind_of
 from bouncer.analysis.forwarded import forwarded_messages
 from bouncer.analysis.mta import dispatch
 from bouncer.analysis.mta.base import Report
-from bouncer.analysis.result import Analysis, Recipient
+from bouncer.analysis.result import Analysis, Recipient, with_readable_text
 from bouncer.analysis.taxonomy import Kind, Reason
 
-PARSER_VERSION = "1.4.0"  # 1.4: forwarded reports are read as the report they carry
+PARSER_VERSION = "1.4.1"  # 1.4: forwarded reports are read as the report they carry; .1: text is valid Unicode
 
 # Bytes of a message that are parsed. A report, its delivery-status fields and the head of
 # the returned original come first; what lies beyond (a big attachment of the original)
@@ -43,7 +43,7 @@ _FORWARDED_KINDS = _CAMPAIGN_KINDS - {Kind.AUTOREPLY}
 def analyse(raw: bytes, options: AnalysisOptions | None = None) -> Analysis:
     """Analyse one message. Never raises."""
     try:
-        return _analyse(raw, options or AnalysisOptions())
+        return with_readable_text(_analyse(raw, options or AnalysisOptions()))
     except RecursionError:
         return Analysis(kind=Kind.NOT_BOUNCE, error="the message is nested too deeply to read")
     except MemoryError:

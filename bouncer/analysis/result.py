@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -73,3 +73,51 @@ class Analysis:
             "mail_system": self.mail_system,
             "error": self.error,
         }
+
+
+def readable(text: str) -> str:
+    """``text`` as valid Unicode, itself when it is.
+
+    compat32 keeps a message's undecodable bytes as surrogate escapes, which no JSON or
+    database encoder takes. They are read back as UTF-8 (what 8-bit text in mail usually
+    is), and what still is not text becomes U+FFFD.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that escapes no byte
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+# the strings a result takes from the message (the others are the engine's own)
+_ANALYSIS_TEXT = ("message_id", "from_address", "subject", "feedback_type", "original_message_id", "error")
+_RECIPIENT_TEXT = ("address", "action", "status", "reply_code", "diagnostic", "remote_mta")
+
+
+def _readable_fields(obj: Analysis | Recipient, names: tuple[str, ...]) -> dict[str, str]:
+    changes: dict[str, str] = {}
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and not value.isascii():
+            text = readable(value)
+            if text is not value:
+                changes[name] = text
+    return changes
+
+
+def with_readable_text(analysis: Analysis) -> Analysis:
+    """``analysis`` with every string it took from the message valid Unicode (``readable``)."""
+    recipients = tuple(
+        replace(r, **changes) if (changes := _readable_fields(r, _RECIPIENT_TEXT)) else r  # type: ignore[arg-type]
+        for r in analysis.recipients
+    )
+    changes = _readable_fields(analysis, _ANALYSIS_TEXT)
+    if changes or any(new is not old for new, old in zip(recipients, analysis.recipients, strict=True)):
+        return replace(analysis, recipients=recipients, **changes)  # type: ignore[arg-type]
+    return analysis
