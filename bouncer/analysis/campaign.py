@@ -97,7 +97,7 @@ def _key_of(
         if key is not None:
             return key
     if patterns:
-        header_text = "\n".join(f"{name}: {value}" for name, value in original.items())
+        header_text = "\n".join(f"{name}: {value}" for name, value in fastparse.untyped(original).items())
         texts = [header_text, *(body.decode("utf-8", "replace") for body in bodies)]
         return key_from_patterns(patterns, texts)
     return None

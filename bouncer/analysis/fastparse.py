@@ -374,6 +374,13 @@ def _remember_content_type(msg: Message) -> str:
     return ctype  # type: ignore[no-any-return]
 
 
+def untyped(msg: Message) -> Any:
+    """``msg``, for reading header values as compat32 hands them out: a str, or a ``Header``
+    for a value holding undecodable bytes. typeshed calls them all str, and the compiled build
+    (``setup.py``) checks values against their declared types, so a Header would raise there."""
+    return msg
+
+
 def header(msg: Message, lower_name: str) -> str | None:
     """``msg.get(lower_name)`` as a string, for a lower-case name; ``None`` when absent.
 
@@ -386,7 +393,7 @@ def header(msg: Message, lower_name: str) -> str | None:
         if len(name) == size and name.lower() == lower_name:
             if isinstance(value, str) and value.isascii():
                 return value
-            return str(msg.get(lower_name))
+            return str(untyped(msg).get(lower_name))
     return None
 
 
@@ -417,7 +424,7 @@ def _transfer_encoding(msg: Message) -> str:
             return value.lower()  # type: ignore[no-any-return]
     else:
         return "8bit"
-    return str(msg.get("content-transfer-encoding", "8bit")).lower()
+    return str(untyped(msg).get("content-transfer-encoding", "8bit")).lower()
 
 
 def _boundary(msg: Message) -> str | None:

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any, Generic, TypeVar, overload
 
-from bouncer.analysis import mime
+from mypy_extensions import mypyc_attr
+
+from bouncer.analysis import fastparse, mime
 from bouncer.analysis.taxonomy import Kind, Reason
 
 HEADER_LIMIT = 4000  # characters of one header field that are read
@@ -418,7 +420,11 @@ class cached_property(Generic[_T]):
 
     def __init__(self, func: Callable[[Any], _T]) -> None:
         self.func = func
-        self.name = func.__name__
+        self.name = ""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        # the attribute's name, not func.__name__: a compiled function has none
+        self.name = name
 
     @overload
     def __get__(self, instance: None, owner: type[Any] | None = None) -> cached_property[_T]: ...
@@ -432,6 +438,9 @@ class cached_property(Generic[_T]):
         return value
 
 
+# A plain Python class in the compiled build too: compiled (native) classes keep no
+# per-instance __dict__, which cached_property stores its values in.
+@mypyc_attr(native_class=False)
 class Report:
     """One report under analysis: its headers and its own text, read lazily and bounded."""
 
@@ -590,6 +599,6 @@ class Report:
             if ctype in ("message/rfc822", "message/global"):
                 payload = part.get_payload()
                 if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-                    return "\n".join(f"{k}: {v}" for k, v in payload[0].items())
+                    return "\n".join(f"{k}: {v}" for k, v in fastparse.untyped(payload[0]).items())
                 return mime.part_text(part, 16 * 1024).split("\n\n", 1)[0]
         return ""
