@@ -1,11 +1,15 @@
 # Build:  docker build -t bouncer .
 # Run:    docker run -v /etc/bouncer:/etc/bouncer:ro --env-file bouncer.env bouncer
 FROM python:3.11-slim AS build
+# a C compiler for the compiled analysis engine (setup.py); the final image needs none
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml setup.py constraints.txt README.md ./
 COPY bouncer ./bouncer
 RUN python -m venv /opt/bouncer \
- && /opt/bouncer/bin/pip install --no-cache-dir -c constraints.txt .
+ && BOUNCER_COMPILE=1 /opt/bouncer/bin/pip install --no-cache-dir -c constraints.txt .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /var/lib/bouncer --create-home bouncer

@@ -52,3 +52,11 @@ fi
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/pytest "$@"
+
+# --- the compiled analysis engine (what a regular install runs) answers as the plain one ---
+if [ "$#" -eq 0 ]; then
+    command -v cc >/dev/null || apt_install gcc libc6-dev
+    python_include=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+    [ -f "$python_include/Python.h" ] || apt_install python3-dev
+    .venv/bin/python scripts/check_compiled.py
+fi

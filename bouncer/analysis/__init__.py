@@ -40,6 +40,12 @@ _CAMPAIGN_KINDS = frozenset({Kind.BOUNCE, Kind.DELAY, Kind.COMPLAINT, Kind.AUTOR
 _FORWARDED_KINDS = _CAMPAIGN_KINDS - {Kind.AUTOREPLY}
 
 
+def engine_build() -> str:
+    """How this install runs the engine: "compiled" (mypyc, by a regular install: setup.py)
+    or "plain Python" (an editable install, or no C compiler at install time)."""
+    return "compiled" if fastparse.__file__ is not None and not fastparse.__file__.endswith(".py") else "plain Python"
+
+
 def analyse(raw: bytes, options: AnalysisOptions | None = None) -> Analysis:
     """Analyse one message. Never raises."""
     try:
@@ -121,4 +127,4 @@ def _forwarded(report: Report, options: AnalysisOptions) -> Analysis | None:
     return carried
 
 
-__all__ = ["PARSER_VERSION", "Analysis", "AnalysisOptions", "Kind", "Reason", "Recipient", "analyse"]
+__all__ = ["PARSER_VERSION", "Analysis", "AnalysisOptions", "Kind", "Reason", "Recipient", "analyse", "engine_build"]

@@ -6,7 +6,7 @@ evidence, never from who sent it.
 
 from __future__ import annotations
 
-from bouncer.analysis import PARSER_VERSION, AnalysisOptions, analyse
+from bouncer.analysis import PARSER_VERSION, AnalysisOptions, analyse, engine_build
 from bouncer.analysis.taxonomy import Kind, Reason
 
 CAMPAIGN_KEY = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
@@ -172,3 +172,9 @@ def test_spanish_out_of_office_is_an_autoreply() -> None:
     result = analyse(raw)
     assert result.kind is Kind.AUTOREPLY
     assert result.recipients[0].address == "lectora@example.es"
+
+
+def test_the_tests_run_the_plain_sources() -> None:
+    """An editable install is never compiled (setup.py): edits must take effect, and the
+    compiled build is held to the plain one by scripts/check_compiled.py."""
+    assert engine_build() == "plain Python"
