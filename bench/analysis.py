@@ -1,6 +1,7 @@
 """Benchmark the analysis engine on a corpus, beside the cost of merely parsing it.
 
-Run (after ``pip install -e '.[bench]'``)::
+Run (after ``pip install '.[bench]'``, which compiles the analysis engine where it can;
+an editable install measures the plain Python sources, and the output says which)::
 
     python bench/analysis.py                      # the test corpus, 5 repeats
     python bench/analysis.py --repeat 10 --max-ms 100 PATH...
@@ -42,7 +43,7 @@ from email import policy
 from email.message import Message
 from pathlib import Path
 
-from bouncer.analysis import AnalysisOptions, analyse, fastparse
+from bouncer.analysis import AnalysisOptions, analyse, engine_build, fastparse
 from bouncer.analysis.campaign import find_campaign
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     total_bytes = sum(map(len, raws))
     print(f"{len(raws)} messages, {total_bytes / 1024:.0f} KiB, from {', '.join(map(str, paths))}")
     print(f"{_pin_to_one_core(args.cpu)}; best of {args.repeat} passes; Python {sys.version.split()[0]}")
+    print(f"analysis engine: {engine_build()} (a regular install compiles it, an editable one does not: setup.py)")
 
     for raw in raws[:50]:  # warm up imports, regex compilation and caches
         analyse(raw)

@@ -39,7 +39,7 @@ from typing import Protocol
 import structlog
 
 from bouncer.alerts import FolderAlerts, alerts_for
-from bouncer.analysis import analyse
+from bouncer.analysis import PARSER_VERSION, analyse, engine_build
 from bouncer.config import AccountConfig, Config, DatabaseConfig, load_config
 from bouncer.errors import BouncerError, ConfigError
 from bouncer.forwarder import Forwarder, warn_stuck_forwards
@@ -242,7 +242,13 @@ class Supervisor:
                 self._start_alerts(alerts_for(self.config))
                 for key, account in _folders(self.config).items():
                     self._start(key, account)
-                self._log.info("daemon_started", folders=len(self.watchers), accounts=len(self.config.accounts))
+                self._log.info(
+                    "daemon_started",
+                    folders=len(self.watchers),
+                    accounts=len(self.config.accounts),
+                    parser_version=PARSER_VERSION,
+                    analysis_engine=engine_build(),
+                )
                 sd_notify(f"READY=1\nSTATUS=watching {len(self.watchers)} folders")
                 while not self._stop_requested:
                     await self._wake.wait()
