@@ -60,20 +60,12 @@ def forwarded_messages(report: Report) -> Iterator[bytes]:
     machine's report in its own headers is read so: a bounce that quotes the original's
     header block, or returns a bounce of its own, is not a forward.
     """
-    if not _FORWARD_SUBJECT.match(report.subject) or _says_report(report):
+    if not _FORWARD_SUBJECT.match(report.subject) or report.says_report:
         return
     yield from _attached(report)
     inline = _inline(report.text)
     if inline is not None:
         yield inline
-
-
-def _says_report(report: Report) -> bool:
-    if report.return_path_null or report.has_header("x-failed-recipients"):
-        return True
-    if report.raw_headers.get("auto-submitted", "no").strip().lower() != "no":
-        return True
-    return "multipart/report" in report.raw_headers.get("content-type", "").lower()
 
 
 def _attached(report: Report) -> Iterator[bytes]:

@@ -406,6 +406,11 @@ AUTOREPLY_SUBJECT = re.compile(
 )
 
 
+# A person's reply: "Re:" and its equivalents in other languages' clients (AW, SV, Antw,
+# Odp, R, RIF, RES), after a list's [tag] if any.
+_REPLY_SUBJECT = re.compile(r"\s*(?:\[[^\]]{0,40}\]\s*)?(?:re|aw|sv|antw|odp|r|rif|res)\s*(?:\[\d+\])?\s*:", re.I)
+_QUOTED_LINE = re.compile(r"^>.*\n?", re.M)
+
 _T = TypeVar("_T")
 
 
@@ -534,7 +539,27 @@ class Report:
                 break
         if not chunks and html:
             chunks = html
-        return "\n".join(chunks)[:BODY_LIMIT]
+        text = "\n".join(chunks)[:BODY_LIMIT]
+        if self.is_persons_reply:
+            # what a person's reply quotes ("> " lines) is the conversation, not evidence: a
+            # reply that quotes a bounce must not be taken for that bounce
+            return _QUOTED_LINE.sub("", text)
+        return text
+
+    @cached_property
+    def says_report(self) -> bool:
+        """Whether the report's own headers say a machine sent it: a null return path,
+        X-Failed-Recipients, an Auto-Submitted other than "no", a multipart/report type."""
+        if self.return_path_null or self.has_header("x-failed-recipients"):
+            return True
+        if self.raw_headers.get("auto-submitted", "no").strip().lower() != "no":
+            return True
+        return "multipart/report" in self.raw_headers.get("content-type", "").lower()
+
+    @cached_property
+    def is_persons_reply(self) -> bool:
+        """A reply by its subject ("Re: ...") whose own headers say nothing of a report."""
+        return _REPLY_SUBJECT.match(self.subject) is not None and not self.says_report
 
     @cached_property
     def text_lower(self) -> str:
