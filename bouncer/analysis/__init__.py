@@ -19,7 +19,7 @@ from bouncer.analysis.mta.base import Report
 from bouncer.analysis.result import Analysis, Recipient, with_readable_text
 from bouncer.analysis.taxonomy import Kind, Reason
 
-PARSER_VERSION = "1.5.0"  # 1.5: a reply quoting a report is a person's mail (1.4: forwarded reports, valid Unicode)
+PARSER_VERSION = "1.5.0"  # 1.5: replies quoting a report, gateways' text reports (1.4: forwarded reports)
 
 # Bytes of a message that are parsed. A report, its delivery-status fields and the head of
 # the returned original come first; what lies beyond (a big attachment of the original)

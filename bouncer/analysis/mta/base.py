@@ -50,7 +50,11 @@ class Decoded:
 # ------------------------------------------------------------------------------------------
 # addresses
 
-ADDRESS_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-.]{0,250}[A-Za-z0-9])?")
+# the domain as dot-separated labels: "user@example.net...User unknown" ends at ".net"
+ADDRESS_RE = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?)*"
+)
 _ANGLE_ADDRESS_RE = re.compile(r"<([^<>@\s]{1,64}@[^<>\s]{1,255})>")
 
 
@@ -72,6 +76,8 @@ def clean_address(text: str) -> str:
     candidate = candidate.strip("<>\"'.,;:()[]").lower()
     if candidate.startswith("mailto:"):
         candidate = candidate[7:]
+    elif candidate.startswith("smtp="):  # an X.400 address's SMTP part: "...;dda:SMTP=a@b;"
+        candidate = candidate[5:]
     if "@" not in candidate or candidate.startswith("@") or candidate.endswith("@"):
         return ""
     return candidate
@@ -315,12 +321,13 @@ _ORIGINAL_MARKERS = re.compile(
     r"^[ \t>]*(?:-{2,}|={2,}|\*{2,})?[ \t]*(?:"
     r"Below this line is a copy of the message|This is a copy of the message|"
     r"(?:The )?(?:header of the )?original message(?: headers?)?(?: is following| follows)?|"
-    r"Original message headers|Returned message|Unsent message below|Message headers? follows?|"
+    r"Original message headers|Original message details|Original message as received|"
+    r"(?:Start of )?Returned message|Unsent message below|Message headers? follows?|"
     r"Original message follows|Forwarded message|Undelivered message headers|"
     r"The header of the original message is following|Headers of the original message|"
     r"Included is a copy of the message header|Message header follows|"
     r"Original Message:?|Original mail header"
-    r")(?:[ \t.:,]+(?:including all (?:the )?headers|is following|follows|below))?[ \t.:=*-]*$",
+    r")(?:[ \t.:,]+(?:including all (?:the )?headers|is following|(?:is )?(?:as )?follows|below))?[ \t.:=*-]*$",
     re.M | re.I,
 )
 
@@ -361,7 +368,7 @@ def _marker_by_words(text: str, lowered: str) -> int:
 
 
 # The last word of each marker phrase and of each of their endings (see _ORIGINAL_MARKERS).
-_MARKER_ENDINGS = ("message", "header", "headers", "follow", "follows", "following", "below")
+_MARKER_ENDINGS = ("message", "header", "headers", "follow", "follows", "following", "below", "details", "received")
 
 
 def _first_marker_line(text: str, lowered: str) -> int:

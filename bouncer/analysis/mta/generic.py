@@ -30,8 +30,9 @@ _DAEMON_FROM = re.compile(
     r"delivery subsystem|delivery system|mail system|mail router|mailadmin"
 )
 BOUNCE_SUBJECT = CaseBlind(
-    r"undeliver|undelivered|delivery (?:status|failure|failed|problem|notification|report)|returned mail|"
-    r"return(?:ed)? to sender|failure notice|mail delivery failed|non[- ]?remis|unzustellbar|nondeliverable|"
+    r"undeliver|undelivered|delivery (?:status|failure|failed|problem|notification|report|warning|error)|"
+    r"returned mail|return(?:ed|ing)? to sender|mail failed|processing error|failure notice|mail delivery failed|"
+    r"non[- ]?remis|unzustellbar|nondeliverable|"
     r"non[- ]?delivery|could not be delivered|could not send|delayed mail|mail failure|failed mail|"
     r"unable to deliver|delivery has failed|message not delivered|warning: message|bounce|rejected|"
     r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信|no entregado|"
@@ -44,7 +45,8 @@ BOUNCE_TEXT = CaseBlind(
     r"not be delivered|failed to deliver|returned to sender|following address(?:es)? failed|"
     r"following recipients? (?:failed|could not)|delivery problem|error occurred while|"
     r"message you sent|your message (?:to|was|could)|transcript of session|giving up|"
-    r"requested action not taken|invalid user address|error message below|"
+    r"requested action not taken|invalid user address|error message below|could not deliver|"
+    r"has been returned|has been postponed|failed (?:recipients?|addresses)|no such user|user unknown|"
     r"no se ha podido entregar|no se pudo entregar|no pudo ser entregado|no ha podido ser entregado|"
     r"n'a pas pu être remis|konnte nicht zugestellt werden|non è stato possibile recapitare",
 )
@@ -60,11 +62,15 @@ _PERSONAL_SUBJECT = re.compile(r"^\s*(?:re|fw|fwd|aw|wg|tr|sv|vs|rv|enc)\s*(?:\[
 
 # "<user@host>:" or "user@host:" at a line start, then the reason on the same or next lines
 _COLON_LINE = re.compile(r"^[ \t]*[\"<]?(" + ADDRESS_RE.pattern + r")[\">]?[ \t]*:[ \t]*(.*)$", re.M)
-# an address alone on its (usually indented) line, possibly with <> or a trailing comment
-_ALONE_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]*(?:\([^)\n]{0,200}\))?[ \t]*$", re.M)
+# an address alone on its (usually indented) line, possibly in <> or quotes, after a quoted
+# display name, or with a trailing comment
+_ALONE_LINE = re.compile(
+    r"^[ \t]*(?:\"[^\"\n]{0,100}\"[ \t]*)?[<\"]?(" + ADDRESS_RE.pattern + r")[>\"]?[ \t]*(?:\([^)\n]{0,200}\))?[ \t]*$",
+    re.M,
+)
 # Sendmail: "550 5.1.1 <user@host>... User unknown" / "<user@host>... User unknown"
 _SENDMAIL_LINE = re.compile(
-    r"^[ \t]*(?:\d{3}[ -](?:\d\.\d{1,3}\.\d{1,3} )?)?<(" + ADDRESS_RE.pattern + r")>\.\.\.[ \t]*(.*)$", re.M
+    r"^[ \t]*(?:\d{3}[ -](?:\d\.\d{1,3}\.\d{1,3} )?)?<?(" + ADDRESS_RE.pattern + r")>?[ \t]*\.\.\.[ \t]*(.*)$", re.M
 )
 
 
@@ -72,7 +78,7 @@ _SENDMAIL_LINE = re.compile(
 # "user@host [User unknown]", "user@host on <date>", "RCPT TO:<user@host>"
 _LABELLED_LINE = re.compile(
     r"^[ \t]*(?:\*|-|\d+\.|(?:original-|final-)?recipient(?: address)?:|(?:could not be )?delivered to:|"
-    r"address:|rcpt to:|failed recipient:|recipient address:|unknown user:|destinataire:)?[ \t]*"
+    r"address:|rcpt to:|failed recipient:|recipient address:|intended recipient:|unknown user:|destinataire:)?[ \t]*"
     r"[\"<]?(" + ADDRESS_RE.pattern + r")[\">]?[ \t]*(?:\[(.{0,200})\]|on [A-Z][a-z]{2},.*|\((.{0,200})\)|,)?[ \t]*$",
     re.M | re.I,
 )
@@ -89,8 +95,26 @@ def looks_like_bounce(report: Report) -> bool:
         # never in a reply or a forward written by a person.
         if _PERSONAL_SUBJECT.match(report.subject):
             return False
-        return bool(STRONG_TEXT.search(report.text_before_original[:6000]))
+        text = report.text_before_original[:6000]
+        if STRONG_TEXT.search(text):
+            return True
+        # ...or a subject and a text that both say bounce, from a gateway or an appliance
+        # that writes its reports from an ordinary mailbox: not from a person's mail client
+        # ("Delivery problem: the parcel could not be delivered")
+        says_bounce = BOUNCE_SUBJECT.search(report.subject) and BOUNCE_TEXT.search(text)
+        return bool(says_bounce) and not _from_mail_client(report)
     return bool(BOUNCE_SUBJECT.search(report.subject) or BOUNCE_TEXT.search(report.text_before_original[:8000]))
+
+
+_CLIENT_MAILER = re.compile(r"outlook|apple mail|iphone mail|thunderbird|android|mail for windows", re.I)
+
+
+def _from_mail_client(report: Report) -> bool:
+    """Whether a person's mail program wrote the message: it says so in User-Agent or
+    X-Mailer, or it composed text and HTML alternatives, as clients do and reports do not."""
+    if report.has_header("user-agent") or _CLIENT_MAILER.search(report.raw_headers.get("x-mailer", "")):
+        return True
+    return report.raw_headers.get("content-type", "").lower().lstrip().startswith("multipart/alternative")
 
 
 def matches(report: Report) -> bool:
@@ -122,6 +146,10 @@ _SENTENCE = re.compile(
 # "user@host  Invalid Address, ERROR_CODE :550 ..." (Zoho and alike): an address opening a
 # line, its reason after it on the same line
 _LEADING_LINE = re.compile(r"^[ \t]*<?(" + ADDRESS_RE.pattern + r")>?[ \t]+(\S.{5,})$", re.M)
+
+# Mailbox names of a site's staff and robots, never a campaign recipient (last resort only).
+_ROLE_ADDRESS = re.compile(r"(?:postmaster|mailer-daemon|abuse|support|help)@", re.I)
+_HEADER_LINE = re.compile(r"[ \t>*]*(?:to|cc|bcc|from|reply-to|sender|return-path|envelope-to)[ \t]*:", re.I)
 
 # A text report naming more recipients than this is read for its first ones only: the bound
 # keeps any input's cost in check (a campaign mail has one recipient per message).
@@ -240,11 +268,13 @@ def scan(report: Report, text: str) -> list[Found]:
         # the whole text is the diagnostic.
         ignored = _ignored(report) | message_ids
         whole = text[:3000]
-        for m in ADDRESS_RE.finditer(text, 0, 20000):
-            address = clean_address(m.group(0))
-            if address.startswith(("postmaster@", "mailer-daemon@", "abuse@", "support@", "help@")):
-                continue
-            add(address, whole)
+        named = [m for m in ADDRESS_RE.finditer(text, 0, 20000) if not _ROLE_ADDRESS.match(m.group(0))]
+        # An address on a header-like line ("To: ...") is the original's party, which a
+        # summary of the original names ahead of the failed recipient; it counts only when
+        # the text names no other address.
+        outside = [m for m in named if not _HEADER_LINE.match(text, text.rfind("\n", 0, m.start()) + 1)]
+        for m in outside or named:
+            add(m.group(0), whole)
     whole = " ".join(text.split())[:2000]
     for item in found.values():
         if len(found) == 1 or not item.diagnostic:
