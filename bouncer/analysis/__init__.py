@@ -19,7 +19,7 @@ from bouncer.analysis.mta.base import Report
 from bouncer.analysis.result import Analysis, Recipient, with_readable_text
 from bouncer.analysis.taxonomy import Kind, Reason
 
-PARSER_VERSION = "1.5.0"  # 1.5: replies quoting a report, gateways' text reports (1.4: forwarded reports)
+PARSER_VERSION = "1.5.0"  # 1.5: replies quoting a report, gateways' reports, CR line ends (1.4: forwards)
 
 # Bytes of a message that are parsed. A report, its delivery-status fields and the head of
 # the returned original come first; what lies beyond (a big attachment of the original)
@@ -68,6 +68,11 @@ def _analyse(raw: bytes, options: AnalysisOptions, *, forwarded: bool = False) -
         data = data[: data.rfind(b"\n") + 1] or data  # end on a whole line
     if not data.strip():
         return Analysis(kind=Kind.NOT_BOUNCE, error="the message is empty")
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        # Lone CRs (an old Mac's line ends, a file saved so) end lines for the mail parser
+        # too, but decoders, the quoted-printable decoder and the original's lookup read LF
+        # lines: without this, a report saved so lost its reasons and its tracker key.
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     msg = fastparse.parse(data)  # the compat32 tree message_from_bytes builds, faster
     report = Report(msg)
     subject = report.header("Subject") or None

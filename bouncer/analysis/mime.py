@@ -6,6 +6,7 @@ hostile or broken message costs at most a bounded amount of time and memory.
 
 from __future__ import annotations
 
+import binascii
 import codecs
 import re
 from collections.abc import Iterator
@@ -82,6 +83,20 @@ def charset_of(part: Message) -> str:
 
 # Transfer encodings get_payload(decode=True) undoes (compares the lower-cased value unstripped).
 _CODED = frozenset({"quoted-printable", "base64", "x-uuencode", "uuencode", "uue", "x-uue"})
+
+
+def qp_decode(data: bytes) -> bytes:
+    """Quoted-printable ``data`` decoded (``data`` itself when it cannot be).
+
+    The decoder takes only "=\\n" and "=\\r\\n" for soft line breaks, and after "=\\r" (an
+    old Mac's line end, CR alone) it drops the rest of the line: lone CRs become LFs first.
+    """
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    try:
+        return binascii.a2b_qp(data)
+    except (binascii.Error, ValueError):
+        return data
 
 
 def part_bytes(part: Message, limit: int = TEXT_LIMIT) -> bytes:

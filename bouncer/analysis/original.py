@@ -32,6 +32,7 @@ from email.message import Message
 from typing import Literal, NamedTuple
 
 from bouncer.analysis import fastparse
+from bouncer.analysis.mime import qp_decode
 
 Wrapper = Literal["message/rfc822", "text/rfc822-headers", "attachment", "inline"]
 
@@ -283,7 +284,7 @@ def _decoded(found: _Part, limit: int) -> bytes:
         if cte == "base64":
             return _b64_decode(payload[: limit // 3 * 4 + limit // 38 + 4])
         if cte == "quoted-printable":
-            return _qp_decode(_to_bytes(payload[:limit]))
+            return qp_decode(_to_bytes(payload[:limit]))
     try:  # _to_bytes(), inline: this is the usual way out
         return payload[:limit].encode("ascii", "surrogateescape")
     except UnicodeEncodeError:
@@ -480,7 +481,7 @@ def _inner_message(found: _Part) -> Message | None:
         if cte == "quoted-printable":
             serialised = _serialise(inner)
             if serialised is not None and b"=" in serialised:
-                return _parse(_qp_decode(serialised))
+                return _parse(qp_decode(serialised))
         return inner
     if isinstance(payload, str):
         return _parse(_decoded(found, ORIGINAL_LIMIT))
@@ -588,7 +589,7 @@ def _body_may_hold_link(copy: bytes, lowered: bytes, start: int) -> bool:
     encodings = {match.group(1) for match in _HIDING_CTE_AFTER_LF.finditer(lowered, start)}
     if not encodings:
         return False
-    if b"quoted-printable" in encodings and b"dentifier" in _qp_decode(copy):
+    if b"quoted-printable" in encodings and b"dentifier" in qp_decode(copy):
         return True
     if b"base64" in encodings:
         for run in _B64_RUN.finditer(copy):
@@ -732,10 +733,3 @@ def _b64_decode(text: str) -> bytes:
         return binascii.a2b_base64(data)
     except (binascii.Error, ValueError):
         return b""
-
-
-def _qp_decode(data: bytes) -> bytes:
-    try:
-        return binascii.a2b_qp(data)
-    except (binascii.Error, ValueError):
-        return data

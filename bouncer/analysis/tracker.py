@@ -16,10 +16,11 @@ be applied to a report's own text.
 
 from __future__ import annotations
 
-import binascii
 import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import unquote_to_bytes
+
+from bouncer.analysis.mime import qp_decode
 
 KEY_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -76,7 +77,7 @@ def key_from_body(data: bytes) -> str | None:
             return _normal(match.group("key").decode("ascii"))
     # Quoted-printable left in place: every "=" of a link's query string is then "=3D".
     if b"=3D" in data or b"=3d" in data:
-        unquoted = _qp_decode(data)
+        unquoted = qp_decode(data)
         if unquoted != data and b"dentifier" in unquoted:
             match = _LINK_BYTES.search(unquoted)
             if match:
@@ -104,10 +105,3 @@ def key_from_patterns(patterns: Sequence[re.Pattern[str]], texts: Iterable[str])
             if key and key.strip():
                 return key.strip()
     return None
-
-
-def _qp_decode(data: bytes) -> bytes:
-    try:
-        return binascii.a2b_qp(data)
-    except (binascii.Error, ValueError):
-        return data
