@@ -81,18 +81,26 @@ def charset_of(part: Message) -> str:
     return name
 
 
-# Transfer encodings get_payload(decode=True) undoes (compares the lower-cased value unstripped).
+# Transfer encodings get_payload(decode=True) undoes.
 _CODED = frozenset({"quoted-printable", "base64", "x-uuencode", "uuencode", "uue", "x-uue"})
+
+
+_PADDED_SOFT_BREAK = re.compile(rb"=[ \t]+(\r?\n)")
 
 
 def qp_decode(data: bytes) -> bytes:
     """Quoted-printable ``data`` decoded (``data`` itself when it cannot be).
 
     The decoder takes only "=\\n" and "=\\r\\n" for soft line breaks, and after "=\\r" (an
-    old Mac's line end, CR alone) it drops the rest of the line: lone CRs become LFs first.
+    old Mac's line end, CR alone) it drops the rest of the line: lone CRs become LFs first,
+    and blanks between "=" and the line end go.
     """
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if b"= " in data or b"=\t" in data:
+        # blanks a transport added after a soft line break, which RFC 2045 (6.7) tells a
+        # decoder to drop: the decoder would take "= " for a broken escape
+        data = _PADDED_SOFT_BREAK.sub(rb"=\1", data)
     try:
         return binascii.a2b_qp(data)
     except (binascii.Error, ValueError):
@@ -102,7 +110,10 @@ def qp_decode(data: bytes) -> bytes:
 def part_bytes(part: Message, limit: int = TEXT_LIMIT) -> bytes:
     """The decoded body of a leaf part (transfer encoding undone), at most ``limit`` bytes."""
     raw = getattr(part, "_payload", None)
-    if isinstance(raw, str) and (_first_header(part, "content-transfer-encoding") or "").lower() not in _CODED:
+    # stripped, unlike the library: a transport may pad the value ("quoted-printable ")
+    field = _first_header(part, "content-transfer-encoding") or ""
+    encoding = field.strip().lower()
+    if isinstance(raw, str) and encoding not in _CODED:
         # What get_payload(decode=True) gives for a text payload without a transfer encoding
         # to undo (the text's bytes), without its full copies of the body (a surrogate test
         # by encoding it all, then the encoding itself): only the prefix we keep is encoded.
@@ -110,6 +121,16 @@ def part_bytes(part: Message, limit: int = TEXT_LIMIT) -> bytes:
             return raw[:limit].encode("ascii", "surrogateescape")
         except UnicodeEncodeError:
             pass  # text that did not come from bytes: the library's own way
+    if isinstance(raw, str) and encoding == "quoted-printable":
+        try:
+            return qp_decode(raw.encode("ascii", "surrogateescape"))[:limit]
+        except UnicodeEncodeError:
+            pass  # text that did not come from bytes: the library's own way
+    if isinstance(raw, str) and encoding == "base64" and field.lower() != encoding:
+        try:  # the library leaves a padded "base64 " undone
+            return binascii.a2b_base64(raw.encode("ascii"))[:limit]
+        except (UnicodeEncodeError, binascii.Error, ValueError):
+            pass
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # a broken transfer encoding: fall back to the raw text
