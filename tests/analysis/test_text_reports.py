@@ -113,3 +113,15 @@ def test_a_person_writing_about_a_parcel_is_a_persons_mail() -> None:
         headers='MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b"\n',
     )
     assert analyse(raw).kind is Kind.NOT_BOUNCE
+
+
+def test_a_report_in_chinese_is_read() -> None:
+    """Chinese providers (Sina, 163, QQ) write their reports in GB2312 or GBK, with no
+    English sentence to go by."""
+    body = "邮件无法发送到您指定的地址中。\n\n<gone@example.org>:\n\n--- 附件中的内容是原信件的一份拷贝\n"
+    raw = (
+        b"From: MAILER-DAEMON@mail.example.cn\nTo: news-bounces@ngo.example\nMIME-Version: 1.0\n"
+        b'Content-Type: text/plain; charset="gb2312"\nContent-Transfer-Encoding: 8bit\n\n' + body.encode("gb2312")
+    )
+    assert analyse(raw).kind is Kind.BOUNCE
+    assert _addresses(raw) == ["gone@example.org"]

@@ -37,7 +37,8 @@ BOUNCE_SUBJECT = CaseBlind(
     r"unable to deliver|delivery has failed|message not delivered|warning: message|bounce|rejected|"
     r"mail error|error sending|fehlgeschlagen|no se puede entregar|non recapitabile|配信|no entregado|"
     r"no se ha podido entregar|devuelto|entrega fallida|error de entrega|estado de entrega|non distribuibile|"
-    r"não entregue|nao entregue|non délivré|non delivre|impossible de remettre",
+    r"não entregue|nao entregue|non délivré|non delivre|impossible de remettre|"
+    r"退信|投递失败|发送失败|传输失败|無法投遞",
 )
 BOUNCE_TEXT = CaseBlind(
     r"could not be delivered|couldn't be delivered|delivery (?:has )?failed|permanent(?:ly)? (?:error|fatal|failed)|"
@@ -48,7 +49,8 @@ BOUNCE_TEXT = CaseBlind(
     r"requested action not taken|invalid user address|error message below|could not deliver|"
     r"has been returned|has been postponed|failed (?:recipients?|addresses)|no such user|user unknown|"
     r"no se ha podido entregar|no se pudo entregar|no pudo ser entregado|no ha podido ser entregado|"
-    r"n'a pas pu être remis|konnte nicht zugestellt werden|non è stato possibile recapitare",
+    r"n'a pas pu être remis|konnte nicht zugestellt werden|non è stato possibile recapitare|"
+    r"无法发送|无法送达|无法投递|投递失败|無法傳送",
 )
 
 STRONG_TEXT = CaseBlind(
