@@ -14,6 +14,7 @@ from bouncer.analysis.campaign import find_campaign
 from bouncer.analysis.dates import parse_date
 from bouncer.analysis.finish import finish_recipient, kind_of
 from bouncer.analysis.forwarded import forwarded_messages
+from bouncer.analysis.mime import without_lone_crs
 from bouncer.analysis.mta import dispatch
 from bouncer.analysis.mta.base import Report
 from bouncer.analysis.result import Analysis, Recipient, with_readable_text
@@ -68,11 +69,8 @@ def _analyse(raw: bytes, options: AnalysisOptions, *, forwarded: bool = False) -
         data = data[: data.rfind(b"\n") + 1] or data  # end on a whole line
     if not data.strip():
         return Analysis(kind=Kind.NOT_BOUNCE, error="the message is empty")
-    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
-        # Lone CRs (an old Mac's line ends, a file saved so) end lines for the mail parser
-        # too, but decoders, the quoted-printable decoder and the original's lookup read LF
-        # lines: without this, a report saved so lost its reasons and its tracker key.
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    # without it, a report saved with CR line ends lost its reasons and its tracker key
+    data = without_lone_crs(data)
     msg = fastparse.parse(data)  # the compat32 tree message_from_bytes builds, faster
     report = Report(msg)
     subject = report.header("Subject") or None

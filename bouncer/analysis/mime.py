@@ -88,6 +88,15 @@ _CODED = frozenset({"quoted-printable", "base64", "x-uuencode", "uuencode", "uue
 _PADDED_SOFT_BREAK = re.compile(rb"=[ \t]+(\r?\n)")
 
 
+def without_lone_crs(data: bytes) -> bytes:
+    """``data`` with LF line ends when it has lone CRs (an old Mac's line ends, a file saved
+    so), else as it is. The mail parser takes a lone CR for a line end too, but the decoders
+    read LF lines, and the quoted-printable decoder takes no "=\\r" soft line break."""
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data
+
+
 def qp_decode(data: bytes) -> bytes:
     """Quoted-printable ``data`` decoded (``data`` itself when it cannot be).
 
@@ -95,8 +104,7 @@ def qp_decode(data: bytes) -> bytes:
     old Mac's line end, CR alone) it drops the rest of the line: lone CRs become LFs first,
     and blanks between "=" and the line end go.
     """
-    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    data = without_lone_crs(data)
     if b"= " in data or b"=\t" in data:
         # blanks a transport added after a soft line break, which RFC 2045 (6.7) tells a
         # decoder to drop: the decoder would take "= " for a broken escape
@@ -113,24 +121,20 @@ def part_bytes(part: Message, limit: int = TEXT_LIMIT) -> bytes:
     # stripped, unlike the library: a transport may pad the value ("quoted-printable ")
     field = _first_header(part, "content-transfer-encoding") or ""
     encoding = field.strip().lower()
-    if isinstance(raw, str) and encoding not in _CODED:
-        # What get_payload(decode=True) gives for a text payload without a transfer encoding
-        # to undo (the text's bytes), without its full copies of the body (a surrogate test
-        # by encoding it all, then the encoding itself): only the prefix we keep is encoded.
+    if isinstance(raw, str):
         try:
-            return raw[:limit].encode("ascii", "surrogateescape")
-        except UnicodeEncodeError:
-            pass  # text that did not come from bytes: the library's own way
-    if isinstance(raw, str) and encoding == "quoted-printable":
-        try:
-            return qp_decode(raw.encode("ascii", "surrogateescape"))[:limit]
-        except UnicodeEncodeError:
-            pass  # text that did not come from bytes: the library's own way
-    if isinstance(raw, str) and encoding == "base64" and field.lower() != encoding:
-        try:  # the library leaves a padded "base64 " undone
-            return binascii.a2b_base64(raw.encode("ascii"))[:limit]
+            if encoding not in _CODED:
+                # What get_payload(decode=True) gives for a text payload without a transfer
+                # encoding to undo (the text's bytes), without its full copies of the body (a
+                # surrogate test by encoding it all, then the encoding itself): only the prefix
+                # we keep is encoded.
+                return raw[:limit].encode("ascii", "surrogateescape")
+            if encoding == "quoted-printable":
+                return qp_decode(raw.encode("ascii", "surrogateescape"))[:limit]
+            if encoding == "base64" and field.lower() != encoding:  # the library leaves "base64 " undone
+                return binascii.a2b_base64(raw.encode("ascii"))[:limit]
         except (UnicodeEncodeError, binascii.Error, ValueError):
-            pass
+            pass  # text that did not come from bytes, or broken base64: the library's own way
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # a broken transfer encoding: fall back to the raw text
